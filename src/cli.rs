@@ -1,0 +1,237 @@
+//! The command line (see docs/output-contract.md): parse, run, and turn every
+//! failure into one sentence on stderr with the contract's exit status.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::capture::{BpfFilter, CaptureError, FileSource, MergedSource, PacketSource};
+use crate::pipeline::Engine;
+use crate::ports::PortSet;
+use crate::report::flows::{FlowsReport, Format};
+use crate::report::Sink;
+use crate::tcp::TcpConfig;
+
+/// Exit status for a runtime error (bad file, no permission).
+const EXIT_RUNTIME: u8 = 1;
+/// Exit status for bad usage.
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zmqtrace",
+    version,
+    about = "Trace OpenStack ZeroMQ RPC traffic from packet captures",
+    long_about = "Trace OpenStack ZeroMQ RPC traffic (oslo.messaging impl_zmq and zmq drivers) \
+                  from packet captures: TCP streams reassembled byte for byte, then decoded.",
+    after_help = "Examples:\n  zmqtrace flows -r capture.pcap\n  zmqtrace flows -r a.pcap -r b.pcapng.gz -p 9500-9505 -o jsonl\n  ssh host tcpdump -w - port 9501 | zmqtrace flows -r -"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// One row per TCP connection on the rpc ports (and any connection that
+    /// opens with a ZMTP greeting), with packets, bytes, gaps,
+    /// retransmissions and a Zeek-style history, then a summary.
+    Flows,
+}
+
+#[derive(Args, Debug)]
+struct InputArgs {
+    /// Read packets from a .pcap or .pcapng file, gzip accepted; `-` reads
+    /// standard input. Repeat to merge several files by timestamp.
+    #[arg(short = 'r', long = "read", value_name = "FILE", global = true)]
+    read: Vec<String>,
+
+    /// RPC ports to decode, e.g. `9501` or `9500-9505,9501`.
+    #[arg(
+        short = 'p',
+        long = "port",
+        value_name = "SPEC",
+        default_value = "9501",
+        global = true
+    )]
+    port: PortSet,
+
+    /// Only the -p ports: do not also pick up flows on other ports whose
+    /// bytes open with a ZMTP greeting.
+    #[arg(long = "no-auto", global = true)]
+    no_auto: bool,
+
+    /// Capture filter (BPF, as for tcpdump), applied to offline input too.
+    #[arg(short = 'f', long = "filter", value_name = "BPF", global = true)]
+    filter: Option<String>,
+
+    /// Stop after N rows (`flows`: connections).
+    #[arg(short = 'c', long = "count", value_name = "N", global = true)]
+    count: Option<u64>,
+
+    /// Connections tracked at once; when full, the least recently active
+    /// eighth is closed and counted as evicted.
+    #[arg(long = "max-flows", value_name = "N", default_value_t = TcpConfig::default().max_flows, global = true)]
+    max_flows: usize,
+
+    /// MiB one direction may hold above a hole before the hole is declared
+    /// a gap; all directions together may hold four times that.
+    #[arg(
+        long = "max-held-mib",
+        value_name = "MIB",
+        default_value_t = 4,
+        global = true
+    )]
+    max_held_mib: usize,
+
+    /// Seconds of capture time after which a silent connection is closed.
+    #[arg(
+        long = "idle-timeout",
+        value_name = "SECS",
+        default_value_t = 900,
+        global = true
+    )]
+    idle_timeout: u64,
+}
+
+#[derive(Args, Debug)]
+struct OutputArgs {
+    /// Output: `table` for people, `jsonl` (JSON Lines, one object per line)
+    /// for scripts.
+    #[arg(short = 'o', long = "output", value_name = "MODE", value_enum, default_value_t = OutputMode::Table, global = true)]
+    output: OutputMode,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum OutputMode {
+    Table,
+    Jsonl,
+}
+
+/// A failure, with the exit status it maps to.
+#[derive(Debug)]
+struct Failure {
+    status: u8,
+    message: String,
+}
+
+impl From<CaptureError> for Failure {
+    fn from(e: CaptureError) -> Self {
+        let status = match e {
+            CaptureError::Filter { .. } => EXIT_USAGE,
+            _ => EXIT_RUNTIME,
+        };
+        Failure {
+            status,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        status: EXIT_USAGE,
+        message: message.into(),
+    }
+}
+
+/// Parse the command line from the process arguments and run.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("zmqtrace: {}", failure.message);
+            ExitCode::from(failure.status)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Some(Command::Flows) => run_flows(&cli.input, &cli.output),
+        None => Err(usage(
+            "tracing individual ZeroMQ messages is not in this build yet (the ZMTP decoder comes next); \
+             `zmqtrace flows -r FILE` lists the TCP connections of a capture",
+        )),
+    }
+}
+
+fn open_input(input: &InputArgs) -> Result<Box<dyn PacketSource>, Failure> {
+    if input.read.is_empty() {
+        return Err(usage(
+            "no input: give a capture file with -r FILE (or -r - to read standard input)",
+        ));
+    }
+    if input.read.iter().filter(|p| p.as_str() == "-").count() > 1 {
+        return Err(usage("standard input (-r -) can be read only once"));
+    }
+    let mut sources: Vec<Box<dyn PacketSource>> = Vec::new();
+    for path in &input.read {
+        sources.push(Box::new(FileSource::open(path)?));
+    }
+    Ok(match sources.len() {
+        1 => sources.remove(0),
+        _ => Box::new(MergedSource::new(sources)),
+    })
+}
+
+fn tcp_config(input: &InputArgs) -> TcpConfig {
+    let per_direction = input.max_held_mib.max(1).saturating_mul(1 << 20);
+    TcpConfig {
+        max_flows: input.max_flows.max(1),
+        max_held_per_direction: per_direction,
+        max_held_total: per_direction.saturating_mul(4),
+        idle_timeout_ns: input.idle_timeout.max(1).saturating_mul(1_000_000_000),
+        server_ports: input.port.clone(),
+        ..TcpConfig::default()
+    }
+}
+
+fn run_flows(input: &InputArgs, output: &OutputArgs) -> Result<(), Failure> {
+    let filter = input.filter.as_deref().map(BpfFilter::new).transpose()?;
+    let mut source = open_input(input)?;
+    let stdout = io::stdout();
+    let interactive = stdout.is_terminal();
+    let sink = Sink::new(
+        BufWriter::with_capacity(64 << 10, stdout.lock()),
+        interactive || output.output == OutputMode::Jsonl,
+    );
+    let format = match output.output {
+        OutputMode::Table => Format::Table,
+        OutputMode::Jsonl => Format::Jsonl,
+    };
+    let mut report = FlowsReport::new(
+        sink,
+        format,
+        source.precision(),
+        input.port.clone(),
+        !input.no_auto,
+        input.count,
+    );
+    let mut engine = Engine::new(tcp_config(input), filter);
+    let result = engine.run(&mut *source, &mut report);
+    report.write_summary(&engine.stats());
+    let written = report.sink_mut().finish();
+    if let Some(warning) = source.end_warning() {
+        eprintln!("zmqtrace: warning: {warning}");
+    }
+    result?;
+    written.map_err(|e| Failure {
+        status: EXIT_RUNTIME,
+        message: format!("cannot write the output: {e}"),
+    })?;
+    let _ = io::stderr().flush();
+    Ok(())
+}

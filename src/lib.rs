@@ -1,0 +1,20 @@
+//! zmqtrace: a tracer for OpenStack ZeroMQ RPC traffic.
+//!
+//! The pipeline runs one way; each layer knows nothing of the ones above it
+//! (see docs/ARCHITECTURE.md):
+//!
+//! capture (packet sources) → net (link/IP/TCP slicing) → tcp (reassembly,
+//! stream events) → zmtp → reports.
+
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod cli;
+pub mod net;
+pub mod output;
+pub mod pipeline;
+pub mod ports;
+pub mod report;
+pub mod tcp;
+pub mod time;
+pub mod zmtp;

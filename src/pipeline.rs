@@ -1,0 +1,120 @@
+//! The engine: packets from a source, sliced, filtered and reassembled into
+//! stream events for a consumer. It owns the packet-level counters; the
+//! consumer owns everything above TCP.
+
+use crate::capture::{BpfFilter, CaptureError, PacketSource};
+use crate::net::{self, Sliced};
+use crate::tcp::{Reassembler, StreamConsumer, TcpConfig, TcpCounters};
+use crate::time::Timestamp;
+
+/// Packet-level counts for the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PacketCounters {
+    /// Packets read from the input (before the `-f` filter).
+    pub packets: u64,
+    /// Bytes of those packets on the wire.
+    pub bytes: u64,
+    /// Packets the `-f` filter rejected.
+    pub filtered_out: u64,
+    pub non_tcp: u64,
+    pub ip_fragments: u64,
+    pub malformed: u64,
+    pub unsupported_link: u64,
+    /// Packets whose capture the snapshot length cut short.
+    pub truncated: u64,
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunStats {
+    pub packets: PacketCounters,
+    pub tcp: TcpCounters,
+}
+
+pub struct Engine {
+    reassembler: Reassembler,
+    filter: Option<BpfFilter>,
+    counters: PacketCounters,
+}
+
+/// What the consumer says after each packet.
+pub trait Progress {
+    /// False once the consumer has all it wants (`-c N` reached).
+    fn wants_more(&self) -> bool {
+        true
+    }
+}
+
+impl Engine {
+    pub fn new(config: TcpConfig, filter: Option<BpfFilter>) -> Self {
+        Engine {
+            reassembler: Reassembler::new(config),
+            filter,
+            counters: PacketCounters::default(),
+        }
+    }
+
+    /// Read `source` to the end (or until the consumer is satisfied), then
+    /// end every connection still open.
+    pub fn run<C: StreamConsumer + Progress>(
+        &mut self,
+        source: &mut dyn PacketSource,
+        consumer: &mut C,
+    ) -> Result<RunStats, CaptureError> {
+        let result = self.pump(source, consumer);
+        self.reassembler.finish(consumer);
+        result?;
+        Ok(self.stats())
+    }
+
+    fn pump<C: StreamConsumer + Progress>(
+        &mut self,
+        source: &mut dyn PacketSource,
+        consumer: &mut C,
+    ) -> Result<(), CaptureError> {
+        while consumer.wants_more() {
+            let Some(packet) = source.next_packet()? else {
+                return Ok(());
+            };
+            let c = &mut self.counters;
+            c.packets += 1;
+            c.bytes += u64::from(packet.orig_len);
+            c.first_ts.get_or_insert(packet.ts);
+            c.last_ts = Some(c.last_ts.map_or(packet.ts, |t| t.max(packet.ts)));
+            if let Some(filter) = &mut self.filter {
+                if !filter.matches(&packet)? {
+                    self.counters.filtered_out += 1;
+                    continue;
+                }
+            }
+            if (packet.data.len() as u64) < u64::from(packet.orig_len) {
+                self.counters.truncated += 1;
+            }
+            match net::slice(&packet) {
+                Sliced::Tcp(segment) => self.reassembler.segment(&segment, consumer),
+                Sliced::NotTcp => self.counters.non_tcp += 1,
+                Sliced::Fragment => self.counters.ip_fragments += 1,
+                Sliced::Malformed => self.counters.malformed += 1,
+                Sliced::UnsupportedLink => {
+                    self.counters.unsupported_link += 1;
+                    if self.counters.unsupported_link == self.counters.packets {
+                        return Err(CaptureError::UnsupportedLink {
+                            name: "the capture".into(),
+                            link: packet.link.name(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn stats(&self) -> RunStats {
+        RunStats {
+            packets: self.counters.clone(),
+            tcp: self.reassembler.counters().clone(),
+        }
+    }
+}
