@@ -26,6 +26,9 @@ const INITIAL_BUFFER: usize = 1 << 20;
 const MAX_RECORD: usize = 16 << 20;
 /// A pcapng section header larger than this is taken for corruption.
 const MAX_SECTION_HEADER: usize = 1 << 20;
+/// libpcap's largest snapshot length; a record may claim this much even when
+/// the file header's snaplen is smaller (some writers leave it 0).
+const MAX_SNAPLEN: u32 = 262_144;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
@@ -45,8 +48,14 @@ pub struct FileSource {
 }
 
 enum Format {
-    Legacy { link: LinkType },
-    Ng { interfaces: Vec<Interface> },
+    Legacy {
+        link: LinkType,
+        snaplen: u32,
+        big_endian: bool,
+    },
+    Ng {
+        interfaces: Vec<Interface>,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -176,6 +185,8 @@ impl FileSource {
                     Box::new(reader),
                     Format::Legacy {
                         link: LinkType::ETHERNET,
+                        snaplen: 0,
+                        big_endian: false,
                     },
                     precision,
                 )
@@ -202,11 +213,13 @@ impl FileSource {
                 PcapBlockOwned::LegacyHeader(header) => {
                     self.format = Format::Legacy {
                         link: LinkType(u32::try_from(header.network.0).unwrap_or(u32::MAX)),
+                        snaplen: header.snaplen,
+                        big_endian: header.is_bigendian(),
                     };
                     Step::Skip(consume)
                 }
                 PcapBlockOwned::Legacy(record) => {
-                    let Format::Legacy { link } = self.format else {
+                    let Format::Legacy { link, .. } = self.format else {
                         return Step::Fail("a pcap record inside a pcapng file".into());
                     };
                     let fraction = u64::from(record.ts_usec);
@@ -315,6 +328,29 @@ impl FileSource {
         }
     }
 
+    /// A legacy record whose header claims more bytes than any capture of
+    /// this file can hold is corruption, not a file cut short.
+    fn impossible_record(&self) -> Option<String> {
+        let Format::Legacy {
+            snaplen,
+            big_endian,
+            ..
+        } = self.format
+        else {
+            return None;
+        };
+        let field: [u8; 4] = self.reader.data().get(8..12)?.try_into().ok()?;
+        let caplen = if big_endian {
+            u32::from_be_bytes(field)
+        } else {
+            u32::from_le_bytes(field)
+        };
+        let limit = snaplen.max(MAX_SNAPLEN);
+        (caplen > limit).then(|| {
+            format!("a record claims {caplen} captured bytes, more than the file's snapshot length {snaplen} allows")
+        })
+    }
+
     fn read_error(&self) -> Option<String> {
         self.io_error.lock().ok().and_then(|mut e| e.take())
     }
@@ -366,6 +402,9 @@ impl PacketSource for FileSource {
                     }
                 }
                 Step::Grow => {
+                    if let Some(detail) = self.impossible_record() {
+                        return Err(corrupt(&self.name, offset, &detail));
+                    }
                     let capacity = self.reader.data().len().max(INITIAL_BUFFER);
                     let wanted = capacity.saturating_mul(2);
                     if wanted > MAX_RECORD || !self.reader.grow(wanted) {
@@ -385,6 +424,9 @@ impl PacketSource for FileSource {
                     return Ok(None);
                 }
                 Step::Truncated => {
+                    if let Some(detail) = self.impossible_record() {
+                        return Err(corrupt(&self.name, offset, &detail));
+                    }
                     self.finished = true;
                     self.end_warning = Some(format!(
                         "{} ends in the middle of a record at byte {offset} (the file was cut short); decoded everything before the cut",

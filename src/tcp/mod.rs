@@ -212,3 +212,6 @@ mod tests {
         assert_eq!(h.as_str(), "ShADdaFf");
     }
 }
+
+#[cfg(test)]
+mod reassembly_tests;

@@ -1,0 +1,381 @@
+//! The real binary on real and hostile input: output, exit status, and one
+//! clear line on stderr for every bad input — never a panic.
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use common::captures;
+
+fn zmqtrace(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
+        .args(args)
+        .output()
+        .expect("run zmqtrace")
+}
+
+fn zmqtrace_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn reference(name: &str) -> String {
+    captures()
+        .join("reference")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn temp(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zmqtrace-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// A runtime failure: status 1, exactly one line on stderr that names the
+/// problem, and no panic.
+fn assert_one_line_error(o: &Output, status: i32, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(status), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "stderr: {err}");
+    assert!(err.starts_with("zmqtrace: "), "stderr: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in {err}");
+    assert!(!err.contains("panicked"));
+}
+
+fn jsonl(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// A classic pcap file (µs, Ethernet unless `link` says otherwise).
+fn pcap(link: u32, records: &[(u32, u32, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&262144u32.to_le_bytes());
+    out.extend_from_slice(&link.to_le_bytes());
+    for (sec, usec, data) in records {
+        out.extend_from_slice(&sec.to_le_bytes());
+        out.extend_from_slice(&usec.to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+fn syn_frame(i: u32) -> Vec<u8> {
+    let builder = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+        .ipv4([10, 9, (i >> 8) as u8, i as u8], [10, 0, 0, 1], 64)
+        .tcp(20000 + (i % 40000) as u16, 9501, i, 1024)
+        .syn();
+    let mut out = Vec::new();
+    builder.write(&mut out, &[]).unwrap();
+    out
+}
+
+#[test]
+fn flows_table_lists_connections_and_summary() {
+    let o = zmqtrace(&["flows", "-r", &reference("s03_dealer_router.pcap")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("FIRST (UTC)"), "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains(">127.0.0.1:15503"))
+            .count(),
+        3
+    );
+    assert!(out.contains("ShAdDafF"));
+    assert!(out.contains("3 flows shown of 3 TCP connections"));
+}
+
+#[test]
+fn flows_jsonl_follows_the_contract() {
+    let o = zmqtrace(&["flows", "-r", &reference("s14_ipv6.pcap"), "-o", "jsonl"]);
+    assert!(o.status.success());
+    let lines = jsonl(&o);
+    assert_eq!(lines.len(), 2);
+    let flow = &lines[0];
+    assert_eq!(flow["event"], "flow");
+    assert_eq!(flow["conn"], "[::1]:41401>[::1]:15520");
+    assert_eq!(flow["src"], "[::1]:41401");
+    assert_eq!(flow["dst"], "[::1]:15520");
+    assert_eq!(flow["state"], "fin");
+    assert_eq!(flow["midstream"], false);
+    assert!(flow["ts"].as_f64().unwrap() > 1.7e9);
+    assert_eq!(flow["c2s"]["bytes"], 67718);
+    assert_eq!(flow["c2s"]["missed_bytes"], 0);
+    let summary = &lines[1];
+    assert_eq!(summary["event"], "summary");
+    for key in [
+        "packets",
+        "bytes",
+        "flows",
+        "messages",
+        "calls",
+        "timeouts",
+        "gaps",
+        "resyncs",
+        "decode_errors",
+    ] {
+        assert!(summary[key].is_u64(), "summary lacks {key}");
+    }
+    assert_eq!(summary["packets"], 32);
+    assert_eq!(summary["flows"], 1);
+}
+
+#[test]
+fn stdin_gives_the_same_result_as_the_file() {
+    let path = reference("s02_req_rep.pcap");
+    let from_file = zmqtrace(&["flows", "-r", &path, "-o", "jsonl"]);
+    let from_stdin = zmqtrace_stdin(
+        &["flows", "-r", "-", "-o", "jsonl"],
+        &std::fs::read(&path).unwrap(),
+    );
+    assert!(from_stdin.status.success(), "{}", stderr(&from_stdin));
+    assert_eq!(stdout(&from_file), stdout(&from_stdin));
+}
+
+#[test]
+fn gzip_input_is_read() {
+    let raw = std::fs::read(reference("s02_req_rep.pcap")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&raw).unwrap();
+    let path = temp("s02.pcap.gz", &gz.finish().unwrap());
+    let plain = zmqtrace(&["flows", "-r", &reference("s02_req_rep.pcap"), "-o", "jsonl"]);
+    let zipped = zmqtrace(&["flows", "-r", path.to_str().unwrap(), "-o", "jsonl"]);
+    assert!(zipped.status.success(), "{}", stderr(&zipped));
+    assert_eq!(stdout(&plain), stdout(&zipped));
+    // Piped gzip too.
+    let piped = zmqtrace_stdin(
+        &["flows", "-r", "-", "-o", "jsonl"],
+        &std::fs::read(&path).unwrap(),
+    );
+    assert_eq!(stdout(&plain), stdout(&piped));
+}
+
+#[test]
+fn several_files_merge_by_time_and_filters_apply() {
+    let a = reference("s02_req_rep.pcap");
+    let b = reference("s03_dealer_router.pcap");
+    let o = zmqtrace(&["flows", "-r", &b, "-r", &a, "-o", "jsonl"]);
+    let lines = jsonl(&o);
+    let flows: Vec<_> = lines.iter().filter(|l| l["event"] == "flow").collect();
+    assert_eq!(flows.len(), 4);
+    assert_eq!(lines.last().unwrap()["packets"], 57 + 116);
+    // The earlier capture's connection comes first.
+    assert_eq!(flows[0]["conn"], "127.0.0.1:40201>127.0.0.1:15502");
+
+    let o = zmqtrace(&[
+        "flows",
+        "-r",
+        &b,
+        "-r",
+        &a,
+        "-o",
+        "jsonl",
+        "-f",
+        "tcp port 15503",
+    ]);
+    let lines = jsonl(&o);
+    assert_eq!(lines.iter().filter(|l| l["event"] == "flow").count(), 3);
+    assert_eq!(lines.last().unwrap()["filtered_out"], 57);
+
+    let o = zmqtrace(&["flows", "-r", &b, "-o", "jsonl", "-c", "1"]);
+    assert_eq!(jsonl(&o).iter().filter(|l| l["event"] == "flow").count(), 1);
+}
+
+#[test]
+fn ports_decide_what_is_shown_without_auto_detection() {
+    let path = reference("s02_req_rep.pcap");
+    let o = zmqtrace(&["flows", "-r", &path, "-o", "jsonl", "--no-auto"]);
+    assert_eq!(jsonl(&o).last().unwrap()["flows"], 0);
+    let o = zmqtrace(&[
+        "flows",
+        "-r",
+        &path,
+        "-o",
+        "jsonl",
+        "--no-auto",
+        "-p",
+        "15500-15510",
+    ]);
+    assert_eq!(jsonl(&o).last().unwrap()["flows"], 1);
+    let o = zmqtrace(&["flows", "-r", &path, "-p", "99999"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("99999"));
+}
+
+#[test]
+fn bad_files_get_one_clear_line_and_status_1() {
+    let o = zmqtrace(&["flows", "-r", "/nonexistent/x.pcap"]);
+    assert_one_line_error(&o, 1, "no such file");
+
+    let dir = std::env::temp_dir();
+    let o = zmqtrace(&["flows", "-r", dir.to_str().unwrap()]);
+    assert_one_line_error(&o, 1, "directory");
+
+    let o = zmqtrace(&["flows", "-r", temp("empty.pcap", b"").to_str().unwrap()]);
+    assert_one_line_error(&o, 1, "empty");
+
+    let o = zmqtrace(&[
+        "flows",
+        "-r",
+        temp("text.pcap", b"GET / HTTP/1.1\r\n\r\n")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_one_line_error(&o, 1, "not a pcap or pcapng capture");
+
+    // A record header claiming 2 GiB.
+    let mut bogus = pcap(1, &[(1, 0, &syn_frame(1))]);
+    let at = 24 + 8;
+    bogus[at..at + 4].copy_from_slice(&0x8000_0000u32.to_le_bytes());
+    bogus.extend_from_slice(&[0u8; 4096]);
+    let o = zmqtrace(&["flows", "-r", temp("caplen.pcap", &bogus).to_str().unwrap()]);
+    assert_one_line_error(&o, 1, "corrupt");
+
+    // A pcapng whose second block claims a length past any sane size.
+    let mut ng = Vec::new();
+    ng.extend_from_slice(&0x0a0d0d0au32.to_le_bytes());
+    ng.extend_from_slice(&28u32.to_le_bytes());
+    ng.extend_from_slice(&0x1a2b3c4du32.to_le_bytes());
+    ng.extend_from_slice(&1u16.to_le_bytes());
+    ng.extend_from_slice(&0u16.to_le_bytes());
+    ng.extend_from_slice(&(-1i64).to_le_bytes());
+    ng.extend_from_slice(&28u32.to_le_bytes());
+    ng.extend_from_slice(&1u32.to_le_bytes()); // IDB
+    ng.extend_from_slice(&7u32.to_le_bytes()); // impossible length
+    ng.extend_from_slice(&[0u8; 64]);
+    let o = zmqtrace(&["flows", "-r", temp("bogus.pcapng", &ng).to_str().unwrap()]);
+    assert_one_line_error(&o, 1, "corrupt");
+
+    // A section header block with an impossible length.
+    let mut shb = ng[..28].to_vec();
+    shb[4..8].copy_from_slice(&13u32.to_le_bytes());
+    let o = zmqtrace(&["flows", "-r", temp("shb.pcapng", &shb).to_str().unwrap()]);
+    assert_one_line_error(&o, 1, "impossible");
+}
+
+#[test]
+fn unknown_link_type_is_named() {
+    let file = pcap(147, &[(1, 0, b"\x01\x02\x03\x04")]);
+    let o = zmqtrace(&["flows", "-r", temp("user0.pcap", &file).to_str().unwrap()]);
+    assert_one_line_error(&o, 1, "link type 147");
+}
+
+#[test]
+fn a_file_cut_mid_record_is_decoded_up_to_the_cut() {
+    let full = std::fs::read(reference("s02_req_rep.pcap")).unwrap();
+    let cut = &full[..full.len() - 30];
+    let o = zmqtrace(&[
+        "flows",
+        "-r",
+        temp("cut.pcap", cut).to_str().unwrap(),
+        "-o",
+        "jsonl",
+    ]);
+    assert!(o.status.success());
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("warning") && err.contains("cut short"),
+        "{err}"
+    );
+    let lines = jsonl(&o);
+    assert_eq!(lines.last().unwrap()["packets"], 56);
+    assert_eq!(lines.iter().filter(|l| l["event"] == "flow").count(), 1);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = zmqtrace(&["flows"]);
+    assert_one_line_error(&o, 2, "-r FILE");
+    let o = zmqtrace(&[
+        "flows",
+        "-r",
+        &reference("s02_req_rep.pcap"),
+        "-f",
+        "port ninety",
+    ]);
+    assert_one_line_error(&o, 2, "bad capture filter");
+    let o = zmqtrace(&["flows", "-r", "-", "-r", "-"]);
+    assert_one_line_error(&o, 2, "only once");
+    let o = zmqtrace(&["--bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn ten_thousand_syn_only_flows_stay_within_the_flow_cap() {
+    let frames: Vec<Vec<u8>> = (0..10_000).map(syn_frame).collect();
+    let records: Vec<(u32, u32, &[u8])> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (1, i as u32, f.as_slice()))
+        .collect();
+    let path = temp("synflood.pcap", &pcap(1, &records));
+    let o = zmqtrace(&[
+        "flows",
+        "-r",
+        path.to_str().unwrap(),
+        "-o",
+        "jsonl",
+        "--max-flows",
+        "1000",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = jsonl(&o);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["tcp_connections"], 10_000);
+    assert_eq!(summary["flows"], 10_000);
+    assert!(summary["flows_evicted"].as_u64().unwrap() >= 9_000);
+    let flow = &lines[0];
+    assert_eq!(flow["history"], "S");
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
+        .args([
+            "flows",
+            "-r",
+            &reference("s13_concurrent.pcap"),
+            "-o",
+            "jsonl",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).is_empty());
+}
