@@ -358,6 +358,53 @@ fn flood_above_a_hole_is_capped() {
 }
 
 #[test]
+fn total_held_bytes_stay_under_the_cap_across_many_connections() {
+    let cap = 256 << 10;
+    let mut r = Reassembler::new(TcpConfig {
+        max_held_per_direction: 64 << 10,
+        max_held_total: cap,
+        ..TcpConfig::default()
+    });
+    let mut out = Recorder::default();
+    // 50 connections, each holding 40 KiB above a hole (under the
+    // per-direction cap): 2 MB in all unless the total cap bites.
+    for i in 0..50u32 {
+        let src: SocketAddr = SocketAddr::new([10, 2, 0, i as u8].into(), 40000);
+        let syn = TcpSegment {
+            ts: crate::time::Timestamp::from_nanos(u64::from(i * 100)),
+            src,
+            dst: server(),
+            seq: 1000,
+            ack: 0,
+            flags: TcpFlags {
+                syn: true,
+                ..TcpFlags::default()
+            },
+            payload: &[],
+            missing_tail: 0,
+        };
+        r.segment(&syn, &mut out);
+        for k in 0..40u32 {
+            let seg = TcpSegment {
+                ts: crate::time::Timestamp::from_nanos(u64::from(i * 100 + k)),
+                src,
+                dst: server(),
+                seq: 1000 + 2 + k * 1024,
+                ack: 0,
+                flags: TcpFlags::default(),
+                payload: &[3; 1024],
+                missing_tail: 0,
+            };
+            r.segment(&seg, &mut out);
+            assert!(r.held_bytes() <= cap + 1024 + 64, "{} held", r.held_bytes());
+        }
+    }
+    assert!(r.counters().memcap_flushes > 0);
+    r.finish(&mut out);
+    assert_eq!(r.held_bytes(), 0);
+}
+
+#[test]
 fn flow_table_is_capped() {
     let mut r = Reassembler::new(TcpConfig {
         max_flows: 1000,

@@ -25,7 +25,9 @@ pub struct TcpConfig {
     /// declared a gap and the held bytes delivered (`held_overflows`).
     pub max_held_per_direction: usize,
     /// Bytes all directions together may hold. Beyond it the direction that
-    /// just grew gives up all its holes (`memcap_flushes`).
+    /// just grew gives up all its holes (`memcap_flushes`). Only the
+    /// direction being fed grows, so this keeps the total under the cap
+    /// plus one segment, however many connections hold bytes.
     pub max_held_total: usize,
     /// An open connection with no packet for this long (capture time) is
     /// closed (`expired`).
