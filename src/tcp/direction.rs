@@ -134,10 +134,29 @@ impl DirState {
         }
         let off = u64::try_from(off.max(next)).unwrap_or(0);
         if off == self.next {
-            self.deliver(dir, ts, payload, emit);
-            if missing > 0 {
-                let upto = self.next + missing;
-                self.gap_to(dir, upto, ts, emit);
+            let end = off + payload.len() as u64 + missing;
+            match self.first_held() {
+                // Bytes already queued above the hole overlap this segment:
+                // they came first, so deliver only up to them and queue the
+                // rest, which keeps the queued copy where the two overlap.
+                Some(first) if first < end => {
+                    let direct = usize::try_from(first - off).unwrap_or(usize::MAX);
+                    if direct <= payload.len() {
+                        let (now, later) = payload.split_at(direct);
+                        self.deliver(dir, ts, now, emit);
+                        self.insert(first, ts, later, missing);
+                    } else {
+                        self.deliver(dir, ts, payload, emit);
+                        self.gap_to(dir, first, ts, emit);
+                        self.insert(first, ts, &[], end - first);
+                    }
+                }
+                _ => {
+                    self.deliver(dir, ts, payload, emit);
+                    if missing > 0 {
+                        self.gap_to(dir, end, ts, emit);
+                    }
+                }
             }
             self.drain(dir, emit);
         } else {
@@ -150,9 +169,6 @@ impl DirState {
     fn deliver(&mut self, dir: Direction, ts: Timestamp, bytes: &[u8], emit: &mut Emit<'_>) {
         if bytes.is_empty() {
             return;
-        }
-        if !self.queue.is_empty() {
-            self.count_conflicts(self.next, bytes);
         }
         emit(StreamEvent::Data {
             dir,

@@ -201,6 +201,16 @@ fn overlapping_retransmission_first_copy_wins_and_conflicts_count() {
 }
 
 #[test]
+fn queued_copy_wins_over_a_later_in_order_copy() {
+    let mut segs = handshake();
+    segs.push(Seg::data(true, c(4), b"XXXX")); // first copy of 4..8, queued
+    segs.push(Seg::data(true, c(0), b"abcdefgh")); // in order, overlaps it
+    let out = run(&segs);
+    assert_eq!(out.runs[0], vec![Run::Data(0, b"abcdXXXX".to_vec())]);
+    assert_eq!(out.retired[0].5[0].conflicts, 1);
+}
+
+#[test]
 fn ack_past_a_hole_declares_exact_gap_while_later_data_waits() {
     let mut segs = handshake();
     segs.push(Seg::data(true, c(0), b"0123"));
@@ -438,8 +448,9 @@ fn flow_table_is_capped() {
 #[derive(Debug, Clone)]
 struct Scenario {
     stream: Vec<u8>,
-    /// (offset, len, dropped) in capture order.
-    sends: Vec<(u32, u32, bool)>,
+    /// (offset, len, dropped, forged) in capture order; a forged copy
+    /// carries different bytes (each XOR 0x5a).
+    sends: Vec<(u32, u32, bool, bool)>,
     /// After which capture positions the receiver sends an ACK.
     acks_after: Vec<bool>,
 }
@@ -449,7 +460,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         (
             proptest::collection::vec(any::<u8>(), len),
             proptest::collection::vec(1u32..400, 1..40),
-            proptest::collection::vec((0u32..3000, 1u32..600), 0..8),
+            proptest::collection::vec((0u32..3000, 1u32..600, any::<bool>()), 0..8),
             proptest::collection::vec(any::<prop::sample::Index>(), 0..40),
             proptest::collection::vec(0u8..10, 64),
             proptest::collection::vec(any::<bool>(), 128),
@@ -463,15 +474,15 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 while pos < len {
                     let n = cuts[i % cuts.len()].min(len - pos);
                     let dropped = drops[i % drops.len()] == 0;
-                    sends.push((pos, n, dropped));
+                    sends.push((pos, n, dropped, false));
                     pos += n;
                     i += 1;
                 }
                 // Retransmissions of arbitrary ranges (coalesced, overlapping).
-                for (start, n) in retrans {
+                for (start, n, forged) in retrans {
                     let start = start % len;
                     let n = n.min(len - start);
-                    sends.push((start, n, drops[(start as usize) % drops.len()] == 1));
+                    sends.push((start, n, drops[(start as usize) % drops.len()] == 1, forged));
                 }
                 // Reorder by swapping pairs.
                 let count = sends.len();
@@ -498,10 +509,17 @@ proptest! {
         let mut segs = handshake();
         // The first capture position of each byte, if any copy is captured.
         let mut first_captured = vec![usize::MAX; sc.stream.len()];
-        for (i, &(off, n, dropped)) in sc.sends.iter().enumerate() {
+        // The first captured copy of each byte wins: its position and value.
+        let mut expected_bytes = sc.stream.clone();
+        for (i, &(off, n, dropped, forged)) in sc.sends.iter().enumerate() {
             if !dropped {
-                for p in &mut first_captured[off as usize..(off + n) as usize] {
-                    *p = (*p).min(i);
+                for k in off as usize..(off + n) as usize {
+                    if first_captured[k] == usize::MAX {
+                        first_captured[k] = i;
+                        if forged {
+                            expected_bytes[k] ^= 0x5a;
+                        }
+                    }
                 }
             }
         }
@@ -510,13 +528,16 @@ proptest! {
         // the bytes it covers, so a byte with a later captured copy is not
         // yet acknowledgeable.
         let mut received = vec![false; sc.stream.len()];
-        for (i, &(off, n, dropped)) in sc.sends.iter().enumerate() {
+        for (i, &(off, n, dropped, forged)) in sc.sends.iter().enumerate() {
             for b in &mut received[off as usize..(off + n) as usize] {
                 *b = true;
             }
             if !dropped {
-                let data = &sc.stream[off as usize..(off + n) as usize];
-                segs.push(Seg::data(true, c(off), data).ack(SERVER_ISN + 1));
+                let mut data = sc.stream[off as usize..(off + n) as usize].to_vec();
+                if forged {
+                    data.iter_mut().for_each(|b| *b ^= 0x5a);
+                }
+                segs.push(Seg::data(true, c(off), &data).ack(SERVER_ISN + 1));
             }
             if sc.acks_after[i % sc.acks_after.len()] {
                 let prefix = received
@@ -534,7 +555,7 @@ proptest! {
 
         // Expected: bytes covered by a captured send, gaps elsewhere.
         let mut present = vec![false; sc.stream.len()];
-        for &(off, n, dropped) in &sc.sends {
+        for &(off, n, dropped, _) in &sc.sends {
             if !dropped {
                 for b in &mut present[off as usize..(off + n) as usize] {
                     *b = true;
@@ -545,9 +566,9 @@ proptest! {
         for (i, &p) in present.iter().enumerate() {
             let i = i as u64;
             match (expected.last_mut(), p) {
-                (Some(Run::Data(s, d)), true) if *s + d.len() as u64 == i => d.push(sc.stream[i as usize]),
+                (Some(Run::Data(s, d)), true) if *s + d.len() as u64 == i => d.push(expected_bytes[i as usize]),
                 (Some(Run::Gap(s, n)), false) if *s + *n == i => *n += 1,
-                (_, true) => expected.push(Run::Data(i, vec![sc.stream[i as usize]])),
+                (_, true) => expected.push(Run::Data(i, vec![expected_bytes[i as usize]])),
                 (_, false) => expected.push(Run::Gap(i, 1)),
             }
         }
