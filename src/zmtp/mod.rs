@@ -1,5 +1,15 @@
-//! ZMTP, as far as the layers below need it: recognising that a byte stream
-//! opens like ZeroMQ, so flows on ports outside `-p` are not missed.
+//! ZMTP: ZeroMQ's wire protocol, versions 1.0, 2.0, 3.0 and 3.1, decoded
+//! passively from reassembled TCP streams.
+
+mod connection;
+mod decoder;
+pub mod event;
+pub mod resync;
+pub mod wire;
+
+pub use connection::{ConnSummary, ZmtpCounters, ZmtpDecoder, ZmtpSink};
+pub use decoder::{DecoderLimits, DirCounters};
+pub use event::{CommandEvent, Frame, Message, Version, ZmtpEvent};
 
 /// Whether `head` (the first bytes of one direction) opens with the ZMTP
 /// 2.0/3.x signature, or libzmq's 1.0-compatible identity header, which is

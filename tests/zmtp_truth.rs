@@ -1,0 +1,238 @@
+//! The ZMTP decoder on every reference capture: each greeting, identity,
+//! command, message (frame count, each frame's length, MORE flag and head)
+//! and malformed unit of the truth, in wire order per connection and
+//! direction — and nothing else.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+
+use common::{captures, hex};
+use serde_json::Value;
+use zmqtrace::capture::FileSource;
+use zmqtrace::pipeline::{Engine, Progress};
+use zmqtrace::ports::PortSet;
+use zmqtrace::tcp::{Connection, Direction, TcpConfig};
+use zmqtrace::zmtp::{DecoderLimits, ZmtpDecoder, ZmtpEvent, ZmtpSink};
+
+#[derive(Default)]
+struct Units {
+    by_dir: BTreeMap<(String, &'static str), Vec<String>>,
+}
+
+fn dir_label(d: Direction) -> &'static str {
+    d.label()
+}
+
+impl ZmtpSink for Units {
+    fn event(&mut self, conn: &Connection, event: ZmtpEvent<'_>) {
+        let (dir, unit) = match &event {
+            ZmtpEvent::Greeting { dir, zmtp, .. } => (*dir, format!("greeting {}", zmtp.label())),
+            ZmtpEvent::Command(c) if c.name == "IDENTITY" => {
+                (c.dir, format!("identity {} {}", c.len, hex(c.body)))
+            }
+            ZmtpEvent::Command(c) => (c.dir, format!("command {} {}", c.name, c.len)),
+            ZmtpEvent::Message(m) => {
+                let frames: Vec<String> = m
+                    .frames
+                    .iter()
+                    .map(|f| {
+                        let head = hex(m.head(f));
+                        let head = if m.encrypted {
+                            head[..16.min(head.len())].to_string()
+                        } else {
+                            head
+                        };
+                        format!("{}{}:{}", f.len, if f.more { "+" } else { "" }, head)
+                    })
+                    .collect();
+                (m.dir, format!("message {}", frames.join(" ")))
+            }
+            ZmtpEvent::Malformed { dir, len, .. } => (*dir, format!("malformed {len}")),
+            ZmtpEvent::Gap { dir, bytes, .. } => (*dir, format!("gap {bytes}")),
+            ZmtpEvent::Resync { dir, skipped, .. } => (*dir, format!("resync {skipped}")),
+            ZmtpEvent::NotZmtp { dir, what, .. } => (*dir, format!("not-zmtp {what}")),
+        };
+        self.by_dir
+            .entry((conn.label(), dir_label(dir)))
+            .or_default()
+            .push(unit);
+    }
+}
+
+struct Driver(ZmtpDecoder<Units>);
+
+impl zmqtrace::tcp::StreamConsumer for Driver {
+    fn event(&mut self, conn: &Connection, event: zmqtrace::tcp::StreamEvent<'_>) {
+        self.0.event(conn, event);
+    }
+    fn retired(&mut self, conn: &Connection) {
+        self.0.retired(conn);
+    }
+}
+impl Progress for Driver {}
+
+fn truth_text(name: &str) -> String {
+    let dir = captures().join("reference");
+    let plain = dir.join(format!("{name}.truth.jsonl"));
+    if plain.exists() {
+        return fs::read_to_string(plain).unwrap();
+    }
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(
+        fs::File::open(dir.join(format!("{name}.truth.jsonl.gz"))).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    text
+}
+
+fn expected_units(name: &str) -> BTreeMap<(String, &'static str), Vec<String>> {
+    let mut out: BTreeMap<(String, &'static str), Vec<String>> = BTreeMap::new();
+    for line in truth_text(name).lines() {
+        let u: Value = serde_json::from_str(line).unwrap();
+        let dir = if u["dir"] == "c2s" { "c2s" } else { "s2c" };
+        let frames = u["frames"].as_array().cloned().unwrap_or_default();
+        let unit = match u["kind"].as_str().unwrap() {
+            "greeting" => format!("greeting {}", u["zmtp"].as_str().unwrap()),
+            "preamble" => format!("greeting {}", u["zmtp"].as_str().unwrap()),
+            "identity" => format!(
+                "identity {} {}",
+                frames[0]["len"],
+                frames[0]["head"].as_str().unwrap()
+            ),
+            "command" => format!(
+                "command {} {}",
+                u["name"].as_str().unwrap(),
+                frames[0]["len"]
+            ),
+            "malformed" => format!("malformed {}", u["wire_len"]),
+            "message" if u["encrypted"].as_bool().unwrap_or(false) => {
+                // CURVE: one message per MESSAGE box on the wire (the MORE
+                // flag is inside the box); the head's first 8 bytes are known.
+                for f in &frames {
+                    let head = f["head"].as_str().unwrap();
+                    out.entry((u["conn"].as_str().unwrap().to_string(), dir))
+                        .or_default()
+                        .push(format!(
+                            "message {}:{}",
+                            f["len"],
+                            &head[..16.min(head.len())]
+                        ));
+                }
+                continue;
+            }
+            "message" => {
+                let encrypted = false;
+                let parts: Vec<String> = frames
+                    .iter()
+                    .map(|f| {
+                        let head = f["head"].as_str().unwrap();
+                        let head = if encrypted {
+                            &head[..16.min(head.len())]
+                        } else {
+                            head
+                        };
+                        format!(
+                            "{}{}:{}",
+                            f["len"],
+                            if f["more"].as_bool().unwrap() {
+                                "+"
+                            } else {
+                                ""
+                            },
+                            head
+                        )
+                    })
+                    .collect();
+                format!("message {}", parts.join(" "))
+            }
+            other => panic!("unknown unit kind {other}"),
+        };
+        out.entry((u["conn"].as_str().unwrap().to_string(), dir))
+            .or_default()
+            .push(unit);
+    }
+    out
+}
+
+fn check(name: &str) {
+    let path = captures().join("reference").join(format!("{name}.pcap"));
+    let mut source = FileSource::open(path.to_str().unwrap()).unwrap();
+    let mut engine = Engine::new(TcpConfig::default(), None);
+    let mut driver = Driver(ZmtpDecoder::new(
+        PortSet::default(),
+        true,
+        DecoderLimits::default(),
+        Units::default(),
+    ));
+    engine.run(&mut source, &mut driver).unwrap();
+    let mut got = driver.0.into_sink().by_dir;
+    if name == "s05_heartbeat" {
+        // Its truth lists data messages only; PING/PONG counts are bounds.
+        for units in got.values_mut() {
+            units.retain(|u| !u.starts_with("command PING") && !u.starts_with("command PONG"));
+        }
+    }
+    let expected = expected_units(name);
+    for (key, want) in &expected {
+        let have = got.get(key).cloned().unwrap_or_default();
+        if have != *want {
+            let first = have
+                .iter()
+                .zip(want)
+                .position(|(a, b)| a != b)
+                .unwrap_or(have.len().min(want.len()));
+            panic!(
+                "{name} {} {}: {} units decoded, {} in the truth; first difference at unit {first}:\n  got:  {:?}\n  want: {:?}",
+                key.0,
+                key.1,
+                have.len(),
+                want.len(),
+                have.get(first),
+                want.get(first)
+            );
+        }
+    }
+    for key in got.keys() {
+        assert!(
+            expected.contains_key(key),
+            "{name}: units on {key:?}, which the truth does not list: {:?}",
+            &got[key][..got[key].len().min(3)]
+        );
+    }
+}
+
+macro_rules! reference {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                check(stringify!($name));
+            }
+        )*
+    };
+}
+
+reference!(
+    s01_push_pull_sizes,
+    s02_req_rep,
+    s03_dealer_router,
+    s04_pub_sub,
+    s05_heartbeat,
+    s06_heartbeat_raw_ctx,
+    s07_plain,
+    s08_curve,
+    s09_zmtp20_peers,
+    s10_zmtp10_peers,
+    s11_zmtp30_peers,
+    s12_burst10k,
+    s13_concurrent,
+    s14_ipv6,
+    s15_longlived_rpc,
+    s16_sll2_any,
+    s17_sll1_any,
+    s18_socket_type_mismatch,
+);
