@@ -30,10 +30,11 @@ impl ZmtpSink for Units {
     fn event(&mut self, conn: &Connection, event: ZmtpEvent<'_>) {
         let (dir, unit) = match &event {
             ZmtpEvent::Greeting { dir, zmtp, .. } => (*dir, format!("greeting {}", zmtp.label())),
-            ZmtpEvent::Command(c) if c.name == "IDENTITY" => {
-                (c.dir, format!("identity {} {}", c.len, hex(c.body)))
-            }
-            ZmtpEvent::Command(c) => (c.dir, format!("command {} {}", c.name, c.len)),
+            ZmtpEvent::Command(c) if c.name == "IDENTITY" => (
+                c.dir,
+                format!("identity {} {} @{}", c.len, hex(c.body), c.offset),
+            ),
+            ZmtpEvent::Command(c) => (c.dir, format!("command {} {} @{}", c.name, c.len, c.offset)),
             ZmtpEvent::Message(m) => {
                 let frames: Vec<String> = m
                     .frames
@@ -48,9 +49,11 @@ impl ZmtpSink for Units {
                         format!("{}{}:{}", f.len, if f.more { "+" } else { "" }, head)
                     })
                     .collect();
-                (m.dir, format!("message {}", frames.join(" ")))
+                (m.dir, format!("message {} @{}", frames.join(" "), m.offset))
             }
-            ZmtpEvent::Malformed { dir, len, .. } => (*dir, format!("malformed {len}")),
+            ZmtpEvent::Malformed {
+                dir, len, offset, ..
+            } => (*dir, format!("malformed {len} @{offset}")),
             ZmtpEvent::Gap { dir, bytes, .. } => (*dir, format!("gap {bytes}")),
             ZmtpEvent::Resync { dir, skipped, .. } => (*dir, format!("resync {skipped}")),
             ZmtpEvent::NotZmtp { dir, what, .. } => (*dir, format!("not-zmtp {what}")),
@@ -99,28 +102,38 @@ fn expected_units(name: &str) -> BTreeMap<(String, &'static str), Vec<String>> {
             "greeting" => format!("greeting {}", u["zmtp"].as_str().unwrap()),
             "preamble" => format!("greeting {}", u["zmtp"].as_str().unwrap()),
             "identity" => format!(
-                "identity {} {}",
+                "identity {} {} @{}",
                 frames[0]["len"],
-                frames[0]["head"].as_str().unwrap()
+                frames[0]["head"].as_str().unwrap(),
+                u["wire_off"]
             ),
             "command" => format!(
-                "command {} {}",
+                "command {} {} @{}",
                 u["name"].as_str().unwrap(),
-                frames[0]["len"]
+                frames[0]["len"],
+                u["wire_off"]
             ),
-            "malformed" => format!("malformed {}", u["wire_len"]),
+            "malformed" => format!("malformed {} @{}", u["wire_len"], u["wire_off"]),
             "message" if u["encrypted"].as_bool().unwrap_or(false) => {
                 // CURVE: one message per MESSAGE box on the wire (the MORE
                 // flag is inside the box); the head's first 8 bytes are known.
+                let mut at = u["wire_off"].as_u64().unwrap_or(0);
                 for f in &frames {
                     let head = f["head"].as_str().unwrap();
                     out.entry((u["conn"].as_str().unwrap().to_string(), dir))
                         .or_default()
                         .push(format!(
-                            "message {}:{}",
+                            "message {}:{} @{at}",
                             f["len"],
                             &head[..16.min(head.len())]
                         ));
+                    let len = f["len"].as_u64().unwrap();
+                    at += len
+                        + if f["long"].as_bool().unwrap_or(false) {
+                            9
+                        } else {
+                            2
+                        };
                 }
                 continue;
             }
@@ -147,7 +160,7 @@ fn expected_units(name: &str) -> BTreeMap<(String, &'static str), Vec<String>> {
                         )
                     })
                     .collect();
-                format!("message {}", parts.join(" "))
+                format!("message {} @{}", parts.join(" "), u["wire_off"])
             }
             other => panic!("unknown unit kind {other}"),
         };
@@ -170,13 +183,23 @@ fn check(name: &str) {
     ));
     engine.run(&mut source, &mut driver).unwrap();
     let mut got = driver.0.into_sink().by_dir;
+    let mut expected = expected_units(name);
     if name == "s05_heartbeat" {
-        // Its truth lists data messages only; PING/PONG counts are bounds.
+        // Its truth lists data messages only, without offsets (heartbeat
+        // timing makes them unknowable); PING/PONG counts are bounds.
+        let strip = |u: &mut String| {
+            if let Some(at) = u.rfind(" @") {
+                u.truncate(at);
+            }
+        };
         for units in got.values_mut() {
             units.retain(|u| !u.starts_with("command PING") && !u.starts_with("command PONG"));
+            units.iter_mut().for_each(strip);
+        }
+        for units in expected.values_mut() {
+            units.iter_mut().for_each(strip);
         }
     }
-    let expected = expected_units(name);
     for (key, want) in &expected {
         let have = got.get(key).cloned().unwrap_or_default();
         if have != *want {

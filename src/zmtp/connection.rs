@@ -78,7 +78,7 @@ struct ConnDecoder {
     not_zmtp: Option<&'static str>,
     /// Probe: bytes held, in arrival order, until a direction shows the
     /// ZMTP signature (a 1.0 peer may speak before libzmq's signature).
-    held: Vec<(Direction, crate::time::Timestamp, Vec<u8>)>,
+    held: Vec<(Direction, crate::time::Timestamp, u64, Vec<u8>)>,
     held_bytes: usize,
 }
 
@@ -92,13 +92,13 @@ enum Probe {
     NotZmtp,
 }
 
-fn probe(held: &[(Direction, crate::time::Timestamp, Vec<u8>)]) -> Probe {
+fn probe(held: &[(Direction, crate::time::Timestamp, u64, Vec<u8>)]) -> Probe {
     let mut any_wait = false;
     for dir in [Direction::ClientToServer, Direction::ServerToClient] {
         let head: Vec<u8> = held
             .iter()
-            .filter(|(d, _, _)| *d == dir)
-            .flat_map(|(_, _, b)| b.iter().copied())
+            .filter(|(d, ..)| *d == dir)
+            .flat_map(|(.., b)| b.iter().copied())
             .take(10)
             .collect();
         match head.first() {
@@ -209,10 +209,15 @@ impl<S: ZmtpSink> StreamConsumer for ZmtpDecoder<S> {
             }
         };
         match event {
-            StreamEvent::Data { dir, ts, bytes, .. } => {
+            StreamEvent::Data {
+                dir,
+                ts,
+                bytes,
+                offset,
+            } => {
                 if mode == Mode::Probe && !conn.midstream {
                     state.held_bytes += bytes.len();
-                    state.held.push((dir, ts, bytes.to_vec()));
+                    state.held.push((dir, ts, offset, bytes.to_vec()));
                     match probe(&state.held) {
                         Probe::Wait if state.held_bytes <= PROBE_HOLD => return,
                         Probe::Wait | Probe::NotZmtp => {
@@ -222,13 +227,13 @@ impl<S: ZmtpSink> StreamConsumer for ZmtpDecoder<S> {
                         }
                         Probe::Zmtp => {
                             state.mode = Mode::Detected;
-                            for (dir, ts, bytes) in std::mem::take(&mut state.held) {
+                            for (dir, ts, offset, bytes) in std::mem::take(&mut state.held) {
                                 let [c2s, s2c] = &mut state.dirs;
                                 let (own, peer) = match dir {
                                     Direction::ClientToServer => (c2s, &*s2c),
                                     Direction::ServerToClient => (s2c, &*c2s),
                                 };
-                                own.data(peer.early(), ts, &bytes, limits, &mut emit);
+                                own.data(peer.early(), ts, offset, &bytes, limits, &mut emit);
                             }
                             return;
                         }
@@ -239,16 +244,21 @@ impl<S: ZmtpSink> StreamConsumer for ZmtpDecoder<S> {
                     Direction::ClientToServer => (c2s, &*s2c),
                     Direction::ServerToClient => (s2c, &*c2s),
                 };
-                own.data(peer.early(), ts, bytes, limits, &mut emit);
+                own.data(peer.early(), ts, offset, bytes, limits, &mut emit);
             }
-            StreamEvent::Gap { dir, len, ts, .. } => {
+            StreamEvent::Gap {
+                dir,
+                len,
+                ts,
+                offset,
+            } => {
                 if !state.held.is_empty() {
                     // A hole in the opening of an unproven flow: not worth guessing.
                     state.mode = Mode::Bypass;
                     state.held = Vec::new();
                     return;
                 }
-                state.dirs[dir.index()].gap(ts, len, &mut emit);
+                state.dirs[dir.index()].gap(ts, offset, len, &mut emit);
             }
             StreamEvent::Close { ts, .. } => {
                 for d in &mut state.dirs {

@@ -119,6 +119,10 @@ pub(crate) struct DirDecoder {
     arena: Vec<u8>,
     command: Vec<u8>,
     message_ts: Timestamp,
+    message_offset: u64,
+    command_offset: u64,
+    /// Stream offset of the first byte in `header`.
+    header_offset: u64,
     /// After a resync: frames until the first final one belong to a message
     /// whose start was lost.
     drop_partial: bool,
@@ -146,6 +150,9 @@ impl DirDecoder {
             arena: Vec::new(),
             command: Vec::new(),
             message_ts: Timestamp::ZERO,
+            message_offset: 0,
+            command_offset: 0,
+            header_offset: 0,
             drop_partial: false,
             last_nonce: None,
             resync: Resync::default(),
@@ -178,34 +185,38 @@ impl DirDecoder {
         matches!(self.phase, Phase::Greeting64 | Phase::Frames)
     }
 
-    /// Bytes of the direction, in order.
+    /// Bytes of the direction, in order, starting at stream `offset`.
     pub(crate) fn data(
         &mut self,
         peer_early: &[u8],
         ts: Timestamp,
+        offset: u64,
         mut data: &[u8],
         limits: &DecoderLimits,
         emit: &mut Emit<'_>,
     ) {
+        let mut at = offset;
         while !data.is_empty() {
+            let before = data.len();
             match self.phase {
                 Phase::Ignored => return,
-                Phase::Start => data = self.opening_data(peer_early, ts, data, limits, emit),
+                Phase::Start => data = self.opening_data(peer_early, ts, at, data, limits, emit),
                 Phase::Greeting64 => data = self.greeting_data(peer_early, ts, data, emit),
-                Phase::Frames => data = self.frames_data(ts, data, limits, emit),
+                Phase::Frames => data = self.frames_data(ts, at, data, limits, emit),
                 Phase::Lost => {
-                    self.resync.push(data);
+                    self.resync.push(at, data);
                     data = &[];
                 }
             }
+            at += (before - data.len()) as u64;
         }
         // Search for frame boundaries, resume, and search again if the
         // framing is lost again: a loop, never a recursion.
         while self.phase == Phase::Lost {
-            let Some(rest) = self.try_resync(ts, emit) else {
+            let Some((rest, lock)) = self.try_resync(ts, emit) else {
                 return;
             };
-            let _ = self.frames_data(ts, &rest, limits, emit);
+            let _ = self.frames_data(ts, lock, &rest, limits, emit);
         }
     }
 
@@ -213,6 +224,7 @@ impl DirDecoder {
         &mut self,
         peer_early: &[u8],
         ts: Timestamp,
+        at: u64,
         data: &'d [u8],
         limits: &DecoderLimits,
         emit: &mut Emit<'_>,
@@ -238,11 +250,11 @@ impl DirDecoder {
                 self.expect_identity = true;
                 self.phase = Phase::Frames;
                 let replay = self.early.clone();
-                let _ = self.frames_data(ts, &replay, limits, emit);
+                let _ = self.frames_data(ts, 0, &replay, limits, emit);
                 if self.phase == Phase::Lost {
                     // Framing was lost inside the first bytes: the rest goes
                     // to the search too.
-                    self.resync.push(rest);
+                    self.resync.push(at + want as u64, rest);
                     return &[];
                 }
                 rest
@@ -268,9 +280,9 @@ impl DirDecoder {
                     socket_type,
                 });
                 self.phase = Phase::Frames;
-                let _ = self.frames_data(ts, &extra, limits, emit);
+                let _ = self.frames_data(ts, 12, &extra, limits, emit);
                 if self.phase == Phase::Lost {
-                    self.resync.push(rest);
+                    self.resync.push(at + want as u64, rest);
                     return &[];
                 }
                 rest
@@ -357,10 +369,13 @@ impl DirDecoder {
     fn frames_data<'d>(
         &mut self,
         ts: Timestamp,
+        base: u64,
         mut data: &'d [u8],
         limits: &DecoderLimits,
         emit: &mut Emit<'_>,
     ) -> &'d [u8] {
+        let total = data.len();
+        let offset_of = |rest: &[u8]| base + (total - rest.len()) as u64;
         while !data.is_empty() && self.phase == Phase::Frames {
             if let Some(current) = &mut self.current {
                 let take = usize::try_from(current.remaining)
@@ -396,6 +411,7 @@ impl DirDecoder {
                     let take = if buffered {
                         n.min(data.len())
                     } else {
+                        self.header_offset = offset_of(data);
                         data.len()
                     };
                     self.header.extend_from_slice(&data[..take]);
@@ -403,10 +419,15 @@ impl DirDecoder {
                 }
                 Parsed::Invalid => {
                     self.counters.decode_errors += 1;
+                    let start = if buffered {
+                        self.header_offset
+                    } else {
+                        offset_of(data)
+                    };
                     let mut pending = std::mem::take(&mut self.header);
                     pending.extend_from_slice(data);
                     self.lose(ts, emit);
-                    self.resync.start(&pending);
+                    self.resync.start(start, &pending);
                     return &[];
                 }
                 Parsed::Malformed(len) => {
@@ -414,6 +435,7 @@ impl DirDecoder {
                     emit(ZmtpEvent::Malformed {
                         dir: self.dir,
                         ts,
+                        offset: if buffered { self.header_offset } else { offset_of(data) },
                         len,
                         reason: "libzmq v2 encoder bug: a 255-byte subscription flagged short but sized with 8 bytes".into(),
                     });
@@ -440,6 +462,11 @@ impl DirDecoder {
                     });
                 }
                 Parsed::Header(header) => {
+                    let header_start = if buffered {
+                        self.header_offset
+                    } else {
+                        offset_of(data)
+                    };
                     // Bytes buffered past the header (the malformed-unit
                     // check may ask for more than a header needs) belong to
                     // what follows; they are fewer than ten.
@@ -453,12 +480,13 @@ impl DirDecoder {
                         data = &data[header.header_len..];
                         Vec::new()
                     };
-                    self.start_frame(header, ts, limits, emit);
+                    self.start_frame(header, header_start, ts, limits, emit);
                     if header.body_len == 0 {
                         self.finish_frame(ts, emit);
                     }
                     if !extra.is_empty() {
-                        let _ = self.frames_data(ts, &extra, limits, emit);
+                        let extra_at = header_start + header.header_len as u64;
+                        let _ = self.frames_data(ts, extra_at, &extra, limits, emit);
                     }
                 }
             }
@@ -469,20 +497,24 @@ impl DirDecoder {
     fn start_frame(
         &mut self,
         header: wire::FrameHeader,
+        header_start: u64,
         ts: Timestamp,
         limits: &DecoderLimits,
         emit: &mut Emit<'_>,
     ) {
         if header.command {
             self.command.clear();
+            self.command_offset = header_start;
         } else {
             if self.frames.is_empty() {
                 self.message_ts = ts;
+                self.message_offset = header_start;
                 self.arena.clear();
             } else if self.frames.len() >= limits.max_frames {
                 self.counters.split_messages += 1;
                 self.emit_message(emit);
                 self.message_ts = ts;
+                self.message_offset = header_start;
             }
             self.frames.push(Frame::new(
                 header.body_len,
@@ -547,6 +579,7 @@ impl DirDecoder {
                 emit(ZmtpEvent::Command(CommandEvent {
                     dir: self.dir,
                     ts,
+                    offset: self.message_offset,
                     name: "IDENTITY",
                     len: frame.len,
                     body: head,
@@ -657,6 +690,7 @@ impl DirDecoder {
         emit(ZmtpEvent::Command(CommandEvent {
             dir: self.dir,
             ts,
+            offset: self.command_offset,
             name,
             len,
             body: &body,
@@ -674,6 +708,7 @@ impl DirDecoder {
         let mut message = Message::new(
             self.dir,
             self.message_ts,
+            self.message_offset,
             self.version,
             self.socket_type.as_deref(),
             &self.frames,
@@ -716,7 +751,7 @@ impl DirDecoder {
     }
 
     /// `len` bytes of this direction are not in the capture.
-    pub(crate) fn gap(&mut self, ts: Timestamp, len: u64, emit: &mut Emit<'_>) {
+    pub(crate) fn gap(&mut self, ts: Timestamp, offset: u64, len: u64, emit: &mut Emit<'_>) {
         emit(ZmtpEvent::Gap {
             dir: self.dir,
             ts,
@@ -749,14 +784,14 @@ impl DirDecoder {
                     }
                 } else {
                     self.lose(ts, emit);
-                    self.resync.start(&[]);
+                    self.resync.start(offset + len, &[]);
                 }
             }
             Phase::Start | Phase::Greeting64 => {
                 // The opening is gone: the version is unknown from here.
                 self.phase = Phase::Lost;
                 self.early.clear();
-                self.resync.start(&[]);
+                self.resync.start(offset + len, &[]);
             }
         }
     }
@@ -775,7 +810,7 @@ impl DirDecoder {
 
     /// Search the window; on a lock, switch to frames and return the bytes
     /// from the lock onwards for the caller to decode.
-    fn try_resync(&mut self, ts: Timestamp, emit: &mut Emit<'_>) -> Option<Vec<u8>> {
+    fn try_resync(&mut self, ts: Timestamp, emit: &mut Emit<'_>) -> Option<(Vec<u8>, u64)> {
         let framings: &[Framing] = match self.version {
             Version::V1_0 => &[Framing::V1],
             Version::V2_0 => &[Framing::V2],
@@ -783,7 +818,7 @@ impl DirDecoder {
             Version::Unknown => &[Framing::V3, Framing::V1],
         };
         let found = self.resync.search(framings, self.strictness)?;
-        let (rest, skipped) = self.resync.take_from(found.offset);
+        let (rest, skipped, lock) = self.resync.take_from(found.offset);
         self.counters.resyncs += 1;
         self.counters.skipped_bytes += skipped;
         emit(ZmtpEvent::Resync {
@@ -798,7 +833,7 @@ impl DirDecoder {
         self.phase = Phase::Frames;
         self.drop_partial = true;
         self.expect_identity = false;
-        Some(rest)
+        Some((rest, lock))
     }
 
     /// The stream ended.

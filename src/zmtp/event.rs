@@ -71,6 +71,8 @@ pub struct Message<'a> {
     pub dir: Direction,
     /// Time of the packet that carried the message's first byte.
     pub ts: Timestamp,
+    /// Stream offset of the message's first byte in its direction.
+    pub offset: u64,
     pub zmtp: Version,
     /// The sender's socket type, when its greeting or READY said.
     pub socket_type: Option<&'a str>,
@@ -92,6 +94,7 @@ impl<'a> Message<'a> {
     pub(crate) fn new(
         dir: Direction,
         ts: Timestamp,
+        offset: u64,
         zmtp: Version,
         socket_type: Option<&'a str>,
         frames: &'a [Frame],
@@ -100,6 +103,7 @@ impl<'a> Message<'a> {
         Message {
             dir,
             ts,
+            offset,
             zmtp,
             socket_type,
             encrypted: false,
@@ -141,6 +145,8 @@ impl<'a> Message<'a> {
 pub struct CommandEvent<'a> {
     pub dir: Direction,
     pub ts: Timestamp,
+    /// Stream offset of the command frame in its direction.
+    pub offset: u64,
     pub name: &'a str,
     /// The command frame's body length, name included.
     pub len: u64,
@@ -183,6 +189,7 @@ pub enum ZmtpEvent<'a> {
     Malformed {
         dir: Direction,
         ts: Timestamp,
+        offset: u64,
         len: u64,
         reason: String,
     },

@@ -47,6 +47,8 @@ pub struct Resync {
     scanned: usize,
     /// Bytes dropped from the front of the window so far.
     discarded: u64,
+    /// Stream offset of `window[0]`.
+    base: u64,
 }
 
 /// A lock: frames start at `offset` of the window, in `framing`.
@@ -63,18 +65,25 @@ enum Verdict {
 }
 
 impl Resync {
-    /// Start searching, with `pending` bytes already in hand.
-    pub fn start(&mut self, pending: &[u8]) {
+    /// Start searching at stream offset `offset`, with `pending` bytes
+    /// from there already in hand.
+    pub fn start(&mut self, offset: u64, pending: &[u8]) {
         self.window.clear();
         self.segment_starts.clear();
         self.scanned = 0;
         self.discarded = 0;
-        self.push(pending);
+        self.base = offset;
+        self.push(offset, pending);
     }
 
-    pub fn push(&mut self, data: &[u8]) {
+    /// Bytes at stream offset `offset` (contiguous with the window, or the
+    /// first bytes of an empty one).
+    pub fn push(&mut self, offset: u64, data: &[u8]) {
         if data.is_empty() {
             return;
+        }
+        if self.window.is_empty() {
+            self.base = offset;
         }
         self.segment_starts.push(self.window.len());
         self.window.extend_from_slice(data);
@@ -129,6 +138,7 @@ impl Resync {
         let n = n.min(self.window.len());
         self.window.drain(..n);
         self.discarded += n as u64;
+        self.base += n as u64;
         self.scanned = self.scanned.saturating_sub(n);
         self.segment_starts.retain(|&s| s >= n);
         for s in &mut self.segment_starts {
@@ -137,22 +147,24 @@ impl Resync {
     }
 
     /// Take the bytes from a lock onwards and clear the window; returns the
-    /// bytes and how many were skipped in all before the lock.
-    pub fn take_from(&mut self, offset: usize) -> (Vec<u8>, u64) {
+    /// bytes, how many were skipped in all before the lock, and the stream
+    /// offset of the lock.
+    pub fn take_from(&mut self, offset: usize) -> (Vec<u8>, u64, u64) {
         let offset = offset.min(self.window.len());
         let rest = self.window.split_off(offset);
         let skipped = self.discarded + offset as u64;
+        let at = self.base + offset as u64;
         self.window.clear();
         self.segment_starts.clear();
         self.scanned = 0;
         self.discarded = 0;
-        (rest, skipped)
+        (rest, skipped, at)
     }
 
-    /// Everything given up (end of stream without a lock).
+    /// Everything given up (a hole, or the end of the stream, without a lock).
     pub fn abandon(&mut self) -> u64 {
         let skipped = self.discarded + self.window.len() as u64;
-        self.start(&[]);
+        self.start(0, &[]);
         skipped
     }
 
@@ -295,9 +307,9 @@ mod tests {
         let mut r = Resync::default();
         let msgs = messages(12);
         // The first segment starts in the middle of a frame.
-        r.start(&msgs[0][5..]);
+        r.start(0, &msgs[0][5..]);
         for m in &msgs[1..] {
-            r.push(m);
+            r.push(0, m);
         }
         let found = r.search(&[Framing::V3], Strictness::Normal).expect("lock");
         assert_eq!(found.offset, msgs[0].len() - 5);
@@ -306,13 +318,13 @@ mod tests {
     #[test]
     fn zero_runs_and_text_do_not_lock() {
         let mut r = Resync::default();
-        r.start(&[0u8; 20_000]);
+        r.start(0, &[0u8; 20_000]);
         assert_eq!(
             r.search(&[Framing::V3, Framing::V1], Strictness::Normal),
             None
         );
         let mut r = Resync::default();
-        r.start(b"GET /index.html HTTP/1.1\r\nHost: example\r\n\r\n");
+        r.start(0, b"GET /index.html HTTP/1.1\r\nHost: example\r\n\r\n");
         assert_eq!(
             r.search(&[Framing::V3, Framing::V1], Strictness::Normal),
             None
@@ -332,7 +344,7 @@ mod tests {
                     x as u8
                 })
                 .collect();
-            r.push(&chunk);
+            r.push(0, &chunk);
             assert_eq!(
                 r.search(&[Framing::V3, Framing::V1], Strictness::Strict),
                 None
