@@ -9,9 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::capture::{BpfFilter, CaptureError, FileSource, MergedSource, PacketSource};
 use crate::pipeline::Engine;
 use crate::ports::PortSet;
-use crate::report::flows::{FlowsReport, Format};
+use crate::report::flows::{self, FlowsReport};
+use crate::report::stats::{self, StatsReport};
+use crate::report::trace::{self, TraceReport};
 use crate::report::Sink;
 use crate::tcp::TcpConfig;
+use crate::zmtp::{DecoderLimits, ZmtpDecoder};
 
 /// Exit status for a runtime error (bad file, no permission).
 const EXIT_RUNTIME: u8 = 1;
@@ -24,8 +27,10 @@ const EXIT_USAGE: u8 = 2;
     version,
     about = "Trace OpenStack ZeroMQ RPC traffic from packet captures",
     long_about = "Trace OpenStack ZeroMQ RPC traffic (oslo.messaging impl_zmq and zmq drivers) \
-                  from packet captures: TCP streams reassembled byte for byte, then decoded.",
-    after_help = "Examples:\n  zmqtrace flows -r capture.pcap\n  zmqtrace flows -r a.pcap -r b.pcapng.gz -p 9500-9505 -o jsonl\n  ssh host tcpdump -w - port 9501 | zmqtrace flows -r -"
+                  from packet captures: TCP streams reassembled byte for byte, then every ZMTP \
+                  greeting, command and message (ZMTP 1.0, 2.0, 3.0, 3.1; NULL, PLAIN, CURVE).\n\n\
+                  Without a subcommand, zmqtrace prints each message as it crossed the wire.",
+    after_help = "Examples:\n  zmqtrace -r capture.pcap\n  zmqtrace -r capture.pcap -o jsonl | jq 'select(.event==\"message\")'\n  zmqtrace stats -r a.pcap -r b.pcapng.gz -p 9500-9505\n  zmqtrace flows -r capture.pcap\n  ssh host tcpdump -w - port 9501 | zmqtrace -r -"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -38,6 +43,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Per connection and per socket type: messages, bytes, commands, gaps.
+    Stats,
     /// One row per TCP connection on the rpc ports (and any connection that
     /// opens with a ZMTP greeting), with packets, bytes, gaps,
     /// retransmissions and a Zeek-style history, then a summary.
@@ -70,7 +77,7 @@ struct InputArgs {
     #[arg(short = 'f', long = "filter", value_name = "BPF", global = true)]
     filter: Option<String>,
 
-    /// Stop after N rows (`flows`: connections).
+    /// Stop after N data messages (`flows`: after N connections).
     #[arg(short = 'c', long = "count", value_name = "N", global = true)]
     count: Option<u64>,
 
@@ -105,6 +112,11 @@ struct OutputArgs {
     /// for scripts.
     #[arg(short = 'o', long = "output", value_name = "MODE", value_enum, default_value_t = OutputMode::Table, global = true)]
     output: OutputMode,
+
+    /// Show secrets found on the wire (ZMTP PLAIN passwords; later oslo auth
+    /// tokens) instead of redacting them.
+    #[arg(long = "show-secrets", global = true)]
+    show_secrets: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -161,10 +173,8 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Some(Command::Flows) => run_flows(&cli.input, &cli.output),
-        None => Err(usage(
-            "tracing individual ZeroMQ messages is not in this build yet (the ZMTP decoder comes next); \
-             `zmqtrace flows -r FILE` lists the TCP connections of a capture",
-        )),
+        Some(Command::Stats) => run_decode(&cli.input, &cli.output, Decode::Stats),
+        None => run_decode(&cli.input, &cli.output, Decode::Trace),
     }
 }
 
@@ -199,31 +209,31 @@ fn tcp_config(input: &InputArgs) -> TcpConfig {
     }
 }
 
-fn run_flows(input: &InputArgs, output: &OutputArgs) -> Result<(), Failure> {
-    let filter = input.filter.as_deref().map(BpfFilter::new).transpose()?;
-    let mut source = open_input(input)?;
-    let stdout = io::stdout();
-    let interactive = stdout.is_terminal();
-    let sink = Sink::new(
-        BufWriter::with_capacity(64 << 10, stdout.lock()),
-        interactive || output.output == OutputMode::Jsonl,
-    );
-    let format = match output.output {
-        OutputMode::Table => Format::Table,
-        OutputMode::Jsonl => Format::Jsonl,
-    };
-    let mut report = FlowsReport::new(
-        sink,
-        format,
-        source.precision(),
-        input.port.clone(),
-        !input.no_auto,
-        input.count,
-    );
-    let mut engine = Engine::new(tcp_config(input), filter);
-    let result = engine.run(&mut *source, &mut report);
-    report.write_summary(&engine.stats());
-    let written = report.sink_mut().finish();
+/// JSON Lines are flushed per line into a pipe or terminal (so `| jq` is
+/// live), and block-buffered into files and /dev/null.
+fn flush_each_line() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata("/dev/stdout") {
+        Ok(meta) => {
+            let kind = meta.file_type();
+            kind.is_fifo() || kind.is_socket() || io::stdout().is_terminal()
+        }
+        Err(_) => true,
+    }
+}
+
+fn stdout_sink() -> Sink<BufWriter<io::StdoutLock<'static>>> {
+    Sink::new(
+        BufWriter::with_capacity(256 << 10, io::stdout().lock()),
+        flush_each_line(),
+    )
+}
+
+fn finish(
+    result: Result<crate::pipeline::RunStats, CaptureError>,
+    written: io::Result<()>,
+    source: &dyn PacketSource,
+) -> Result<(), Failure> {
     if let Some(warning) = source.end_warning() {
         eprintln!("zmqtrace: warning: {warning}");
     }
@@ -234,4 +244,77 @@ fn run_flows(input: &InputArgs, output: &OutputArgs) -> Result<(), Failure> {
     })?;
     let _ = io::stderr().flush();
     Ok(())
+}
+
+fn run_flows(input: &InputArgs, output: &OutputArgs) -> Result<(), Failure> {
+    let filter = input.filter.as_deref().map(BpfFilter::new).transpose()?;
+    let mut source = open_input(input)?;
+    let format = match output.output {
+        OutputMode::Table => flows::Format::Table,
+        OutputMode::Jsonl => flows::Format::Jsonl,
+    };
+    let mut report = FlowsReport::new(
+        stdout_sink(),
+        format,
+        source.precision(),
+        input.port.clone(),
+        !input.no_auto,
+        input.count,
+    );
+    let mut engine = Engine::new(tcp_config(input), filter);
+    let result = engine.run(&mut *source, &mut report);
+    report.write_summary(&engine.stats());
+    let written = report.sink_mut().finish();
+    finish(result, written, &*source)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Decode {
+    Trace,
+    Stats,
+}
+
+fn run_decode(input: &InputArgs, output: &OutputArgs, what: Decode) -> Result<(), Failure> {
+    let filter = input.filter.as_deref().map(BpfFilter::new).transpose()?;
+    let mut source = open_input(input)?;
+    let precision = source.precision();
+    let mut engine = Engine::new(tcp_config(input), filter);
+    let ports = input.port.clone();
+    let auto = !input.no_auto;
+    match what {
+        Decode::Trace => {
+            let format = match output.output {
+                OutputMode::Table => trace::Format::Table,
+                OutputMode::Jsonl => trace::Format::Jsonl,
+            };
+            let report = TraceReport::new(
+                stdout_sink(),
+                format,
+                precision,
+                input.count,
+                output.show_secrets,
+            );
+            let mut decoder = ZmtpDecoder::new(ports, auto, DecoderLimits::default(), report);
+            let result = engine.run(&mut *source, &mut decoder);
+            let counters = decoder.counters().clone();
+            let mut report = decoder.into_sink();
+            report.write_summary(&engine.stats(), &counters);
+            let written = report.sink_mut().finish();
+            finish(result, written, &*source)
+        }
+        Decode::Stats => {
+            let format = match output.output {
+                OutputMode::Table => stats::Format::Table,
+                OutputMode::Jsonl => stats::Format::Jsonl,
+            };
+            let report = StatsReport::new(stdout_sink(), format, precision);
+            let mut decoder = ZmtpDecoder::new(ports, auto, DecoderLimits::default(), report);
+            let result = engine.run(&mut *source, &mut decoder);
+            let counters = decoder.counters().clone();
+            let mut report = decoder.into_sink();
+            report.finish(&engine.stats(), &counters);
+            let written = report.sink_mut().finish();
+            finish(result, written, &*source)
+        }
+    }
 }

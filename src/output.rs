@@ -68,6 +68,13 @@ impl JsonObject {
         self
     }
 
+    /// A value that is already JSON text.
+    pub fn raw(&mut self, key: &str, json: &str) -> &mut Self {
+        self.key(key);
+        self.buf.push_str(json);
+        self
+    }
+
     pub fn object(&mut self, key: &str, value: JsonObject) -> &mut Self {
         self.key(key);
         self.buf.push_str(&value.finish());
@@ -115,6 +122,12 @@ pub fn utc_datetime(ts: Timestamp, precision: Precision) -> String {
         ),
         Precision::Nano => format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}.{frac:09}"),
     }
+}
+
+/// `07:19:01.123456` (UTC time of day), for event tables.
+pub fn utc_time(ts: Timestamp, precision: Precision) -> String {
+    let full = utc_datetime(ts, precision);
+    full.get(11..).unwrap_or(&full).to_string()
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's

@@ -379,3 +379,225 @@ fn a_closed_pipe_ends_quietly() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).is_empty());
 }
+
+/// A TCP conversation on 10.0.0.1:40000 > 10.0.0.2:`port`: handshake (when
+/// `handshake`), then each (from_client, payload) in order, ACKed.
+fn conversation(port: u16, handshake: bool, payloads: &[(bool, Vec<u8>)]) -> Vec<u8> {
+    let (c, s) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut seq = [1000u32, 5000u32];
+    let packet = |from_client: bool, seq: u32, ack: u32, flags: &str, payload: &[u8]| {
+        let (src, dst, sp, dp) = if from_client {
+            (c, s, 40000, port)
+        } else {
+            (s, c, port, 40000)
+        };
+        let mut b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4(src, dst, 64)
+            .tcp(sp, dp, seq, 1024);
+        if flags.contains('S') {
+            b = b.syn();
+        }
+        if flags.contains('A') {
+            b = b.ack(ack);
+        }
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    };
+    if handshake {
+        frames.push(packet(true, seq[0], 0, "S", &[]));
+        frames.push(packet(false, seq[1], seq[0] + 1, "SA", &[]));
+        seq = [seq[0] + 1, seq[1] + 1];
+    }
+    for (from_client, payload) in payloads {
+        let i = usize::from(!*from_client);
+        for chunk in payload.chunks(1400) {
+            frames.push(packet(*from_client, seq[i], seq[1 - i], "A", chunk));
+            seq[i] += chunk.len() as u32;
+        }
+    }
+    let records: Vec<(u32, u32, &[u8])> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (1, i as u32, f.as_slice()))
+        .collect();
+    pcap(1, &records)
+}
+
+fn greeting31() -> Vec<u8> {
+    let mut g = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 1];
+    g.extend_from_slice(b"NULL");
+    g.resize(64, 0);
+    g
+}
+
+fn events<'a>(lines: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Value> {
+    lines.iter().filter(|l| l["event"] == name).collect()
+}
+
+#[test]
+fn trace_jsonl_follows_the_contract() {
+    let o = zmqtrace(&["-r", &reference("s02_req_rep.pcap"), "-o", "jsonl"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = jsonl(&o);
+    for l in &lines[..lines.len() - 1] {
+        for key in ["event", "ts", "conn", "src", "dst"] {
+            assert!(!l[key].is_null(), "{key} missing in {l}");
+        }
+    }
+    let greetings = events(&lines, "greeting");
+    assert_eq!(greetings.len(), 2);
+    assert_eq!(greetings[0]["zmtp"], "3.1");
+    assert_eq!(greetings[0]["mechanism"], "NULL");
+    let ready = events(&lines, "command");
+    assert_eq!(ready[1]["name"], "READY");
+    assert_eq!(ready[1]["props"]["Identity"], "client-req-1");
+    let messages = events(&lines, "message");
+    assert_eq!(messages.len(), 40);
+    let m = messages[1];
+    assert_eq!(m["socket_type"], "REP");
+    assert_eq!(m["zmtp"], "3.1");
+    assert_eq!(m["encrypted"], false);
+    assert_eq!(m["frames"][1]["len"], 4);
+    assert_eq!(m["frames"][1]["more"], true);
+    assert_eq!(m["frames"][1]["head"], "6f6b2d30");
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["messages"], 40);
+    assert_eq!(summary["flows"], 1);
+    assert_eq!(summary["decode_errors"], 0);
+}
+
+#[test]
+fn count_stops_after_n_messages() {
+    let o = zmqtrace(&[
+        "-r",
+        &reference("s12_burst10k.pcap"),
+        "-o",
+        "jsonl",
+        "-c",
+        "5",
+    ]);
+    assert!(o.status.success());
+    let lines = jsonl(&o);
+    assert_eq!(events(&lines, "message").len(), 5);
+    assert_eq!(lines.last().unwrap()["messages"], 5);
+}
+
+#[test]
+fn plain_passwords_are_redacted_unless_asked() {
+    let path = reference("s07_plain.pcap");
+    let hidden = stdout(&zmqtrace(&["-r", &path, "-o", "jsonl"]));
+    assert!(hidden.contains("\"password\":\"<redacted>\""));
+    assert!(!hidden.contains("secret"));
+    let shown = stdout(&zmqtrace(&["-r", &path, "-o", "jsonl", "--show-secrets"]));
+    assert!(shown.contains("\"password\":\"secret\""));
+}
+
+#[test]
+fn stats_lists_connections_and_socket_types() {
+    let o = zmqtrace(&[
+        "stats",
+        "-r",
+        &reference("s13_concurrent.pcap"),
+        "-o",
+        "jsonl",
+    ]);
+    assert!(o.status.success());
+    let lines = jsonl(&o);
+    let conns = events(&lines, "connection");
+    assert_eq!(conns.len(), 6);
+    assert_eq!(conns[0]["c2s"]["messages"], 60);
+    assert_eq!(conns[0]["c2s"]["socket_type"], "DEALER");
+    let sockets = events(&lines, "socket_type");
+    assert!(sockets
+        .iter()
+        .any(|s| s["socket_type"] == "ROUTER" && s["messages"] == 360));
+    assert_eq!(lines.last().unwrap()["messages"], 720);
+}
+
+#[test]
+fn http_and_random_bytes_on_an_rpc_port_are_not_decoded() {
+    let http = conversation(
+        9501,
+        true,
+        &[
+            (true, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+            (false, b"HTTP/1.1 200 OK\r\n\r\n".to_vec()),
+        ],
+    );
+    let o = zmqtrace(&[
+        "-r",
+        temp("http.pcap", &http).to_str().unwrap(),
+        "-o",
+        "jsonl",
+    ]);
+    assert!(o.status.success());
+    let lines = jsonl(&o);
+    assert_eq!(events(&lines, "message").len(), 0);
+    assert_eq!(events(&lines, "not_zmtp")[0]["what"], "HTTP");
+    assert_eq!(lines.last().unwrap()["not_zmtp_flows"], 1);
+
+    let mut x = 0x9e37_79b9u32;
+    let noise: Vec<u8> = (0..200_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 3) as u8
+        })
+        .collect();
+    let random = conversation(9501, false, &[(true, noise)]);
+    let o = zmqtrace(&[
+        "-r",
+        temp("random.pcap", &random).to_str().unwrap(),
+        "-o",
+        "jsonl",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = jsonl(&o);
+    assert_eq!(
+        events(&lines, "message").len(),
+        0,
+        "random bytes decoded as messages"
+    );
+    assert_eq!(lines.last().unwrap()["messages"], 0);
+}
+
+#[test]
+fn a_frame_claiming_2_pow_62_bytes_costs_nothing() {
+    let mut client = greeting31();
+    client.extend_from_slice(b"\x04\x19\x05READY\x0bSocket-Type\x00\x00\x00\x06DEALER");
+    client.push(0x02);
+    client.extend_from_slice(&(1u64 << 62).to_be_bytes());
+    client.extend_from_slice(&[0x42; 100_000]);
+    let file = conversation(9501, true, &[(false, greeting31()), (true, client)]);
+    let o = zmqtrace(&[
+        "-r",
+        temp("huge.pcap", &file).to_str().unwrap(),
+        "-o",
+        "jsonl",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = jsonl(&o);
+    // The frame never completes: no message is invented.
+    assert_eq!(events(&lines, "message").len(), 0);
+    assert_eq!(events(&lines, "command")[0]["name"], "READY");
+}
+
+#[test]
+fn endless_zeros_mid_stream_never_lock() {
+    let file = conversation(9501, false, &[(true, vec![0u8; 300_000])]);
+    let o = zmqtrace(&[
+        "-r",
+        temp("zeros.pcap", &file).to_str().unwrap(),
+        "-o",
+        "jsonl",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = jsonl(&o);
+    assert_eq!(events(&lines, "message").len(), 0);
+    assert_eq!(lines.last().unwrap()["resyncs"], 0);
+    assert_eq!(lines.last().unwrap()["skipped_bytes"], 300_000);
+}

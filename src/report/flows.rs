@@ -255,7 +255,6 @@ fn flow_table_row(conn: &Connection, precision: Precision) -> String {
 
 pub fn summary_json(stats: &RunStats, totals: &FlowTotals, precision: Precision) -> String {
     let p = &stats.packets;
-    let t = &stats.tcp;
     let mut o = JsonObject::new();
     o.str("event", "summary")
         .ts("ts", p.last_ts.unwrap_or_default(), precision)
@@ -272,35 +271,20 @@ pub fn summary_json(stats: &RunStats, totals: &FlowTotals, precision: Precision)
         .u64("retransmitted", totals.retransmitted)
         .u64("out_of_order", totals.out_of_order)
         .u64("conflicts", totals.conflicts)
-        .u64("midstream_flows", totals.midstream)
-        .u64("tcp_connections", t.connections)
-        .u64("filtered_out", p.filtered_out)
-        .u64("non_tcp", p.non_tcp)
-        .u64("ip_fragments", p.ip_fragments)
-        .u64("malformed_packets", p.malformed)
-        .u64("unsupported_link_packets", p.unsupported_link)
-        .u64("truncated_packets", p.truncated)
-        .u64("port_reuses", t.port_reuses)
-        .u64("flows_evicted", t.evicted)
-        .u64("flows_expired", t.expired)
-        .u64("held_overflows", t.held_overflows)
-        .u64("memcap_flushes", t.memcap_flushes)
-        .u64("held_peak_bytes", t.held_peak as u64)
-        .u64("late_segments", t.late_segments);
+        .u64("midstream_flows", totals.midstream);
+    super::packet_and_tcp_counters(&mut o, stats);
     o.finish()
 }
 
 fn summary_text(stats: &RunStats, totals: &FlowTotals) -> String {
-    let p = &stats.packets;
-    let t = &stats.tcp;
     let mut text = format!(
         "\n{} flows shown of {} TCP connections; {} packets, {} bytes read",
-        totals.flows, t.connections, p.packets, p.bytes
+        totals.flows, stats.tcp.connections, stats.packets.packets, stats.packets.bytes
     );
-    let mut anomalies = Vec::new();
+    let mut notes = Vec::new();
     let mut add = |n: u64, what: &str| {
         if n > 0 {
-            anomalies.push(format!("{n} {what}"));
+            notes.push(format!("{n} {what}"));
         }
     };
     add(totals.gaps, "gaps");
@@ -309,22 +293,6 @@ fn summary_text(stats: &RunStats, totals: &FlowTotals) -> String {
     add(totals.out_of_order, "out-of-order segments");
     add(totals.conflicts, "conflicting overlaps");
     add(totals.midstream, "flows picked up mid-stream");
-    add(p.filtered_out, "packets filtered out by -f");
-    add(p.ip_fragments, "IP fragments (not reassembled)");
-    add(p.malformed, "malformed packets");
-    add(p.unsupported_link, "packets of unsupported link types");
-    add(p.truncated, "packets cut by the snapshot length");
-    add(t.port_reuses, "port reuses");
-    add(t.evicted, "flows evicted (table full)");
-    add(t.expired, "flows expired (idle)");
-    add(
-        t.held_overflows,
-        "holes given up (per-direction buffer full)",
-    );
-    add(t.memcap_flushes, "flushes (reassembly memory full)");
-    if !anomalies.is_empty() {
-        text.push_str("\n  ");
-        text.push_str(&anomalies.join(", "));
-    }
+    text.push_str(&super::anomaly_lines(stats, notes));
     text
 }

@@ -1,8 +1,178 @@
 //! Reports: consumers of the pipeline that print what the user asked for.
 
 pub mod flows;
+pub mod stats;
+pub mod trace;
 
 use std::io::{self, Write};
+
+use crate::output::JsonObject;
+use crate::pipeline::{Progress, RunStats};
+use crate::time::Precision;
+use crate::zmtp::{ConnSummary, ZmtpCounters, ZmtpDecoder, ZmtpEvent, ZmtpSink};
+
+impl<S: ZmtpSink + Progress> Progress for ZmtpDecoder<S> {
+    fn wants_more(&self) -> bool {
+        self.sink().wants_more()
+    }
+}
+
+/// Counts of what a ZMTP report showed, for its summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub connections: u64,
+    pub messages: u64,
+    pub message_bytes: u64,
+    pub commands: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub resyncs: u64,
+    pub skipped_bytes: u64,
+    pub malformed: u64,
+    pub incomplete: u64,
+    pub not_zmtp: u64,
+}
+
+impl Counts {
+    pub fn count(&mut self, event: &ZmtpEvent<'_>) {
+        match event {
+            ZmtpEvent::Message(m) => {
+                self.messages += 1;
+                self.message_bytes += m.bytes();
+                self.incomplete += u64::from(m.missing() > 0);
+            }
+            ZmtpEvent::Command(_) => self.commands += 1,
+            ZmtpEvent::Gap { bytes, .. } => {
+                self.gaps += 1;
+                self.gap_bytes += bytes;
+            }
+            ZmtpEvent::Resync { skipped, .. } => {
+                self.resyncs += 1;
+                self.skipped_bytes += skipped;
+            }
+            ZmtpEvent::Malformed { .. } => self.malformed += 1,
+            ZmtpEvent::NotZmtp { .. } => self.not_zmtp += 1,
+            ZmtpEvent::Greeting { .. } => {}
+        }
+    }
+
+    pub fn connection(&mut self, summary: &ConnSummary) {
+        self.connections += u64::from(summary.decoded);
+    }
+
+    pub fn summary_json(
+        &self,
+        stats: &RunStats,
+        zmtp: &ZmtpCounters,
+        precision: Precision,
+    ) -> String {
+        let mut o = JsonObject::new();
+        o.str("event", "summary")
+            .ts("ts", stats.packets.last_ts.unwrap_or_default(), precision)
+            .u64("packets", stats.packets.packets)
+            .u64("bytes", stats.packets.bytes)
+            .u64("flows", self.connections)
+            .u64("messages", self.messages)
+            .u64("calls", 0)
+            .u64("timeouts", 0)
+            .u64("gaps", self.gaps)
+            .u64("resyncs", self.resyncs)
+            .u64("decode_errors", zmtp.decode_errors + zmtp.malformed)
+            .u64("commands", self.commands)
+            .u64("message_bytes", self.message_bytes)
+            .u64("missed_bytes", self.gap_bytes)
+            .u64("skipped_bytes", zmtp.skipped_bytes)
+            .u64("incomplete_messages", self.incomplete)
+            .u64("partial_frames", zmtp.partial_frames)
+            .u64("malformed", zmtp.malformed)
+            .u64("nonce_gaps", zmtp.nonce_gaps)
+            .u64("not_zmtp_flows", zmtp.not_zmtp);
+        packet_and_tcp_counters(&mut o, stats);
+        o.finish()
+    }
+
+    pub fn summary_text(&self, stats: &RunStats, zmtp: &ZmtpCounters) -> String {
+        let mut text = format!(
+            "\n{} messages and {} commands on {} ZeroMQ connections; {} packets, {} bytes read",
+            self.messages,
+            self.commands,
+            self.connections,
+            stats.packets.packets,
+            stats.packets.bytes
+        );
+        let mut notes = Vec::new();
+        let mut add = |n: u64, what: &str| {
+            if n > 0 {
+                notes.push(format!("{n} {what}"));
+            }
+        };
+        add(self.gaps, "gaps");
+        add(self.gap_bytes, "bytes missing from the capture");
+        add(self.incomplete, "incomplete messages");
+        add(self.resyncs, "resyncs");
+        add(zmtp.skipped_bytes, "bytes skipped while resynchronising");
+        add(
+            zmtp.partial_frames,
+            "frames of messages whose start was lost",
+        );
+        add(zmtp.decode_errors, "invalid frame headers");
+        add(zmtp.malformed, "malformed units from libzmq");
+        add(zmtp.nonce_gaps, "CURVE nonce gaps");
+        add(zmtp.not_zmtp, "connections on rpc ports that are not ZMTP");
+        text.push_str(&anomaly_lines(stats, notes));
+        text
+    }
+}
+
+/// The packet and TCP counters every summary carries.
+pub fn packet_and_tcp_counters(o: &mut JsonObject, stats: &RunStats) {
+    let p = &stats.packets;
+    let t = &stats.tcp;
+    o.u64("tcp_connections", t.connections)
+        .u64("filtered_out", p.filtered_out)
+        .u64("non_tcp", p.non_tcp)
+        .u64("ip_fragments", p.ip_fragments)
+        .u64("malformed_packets", p.malformed)
+        .u64("unsupported_link_packets", p.unsupported_link)
+        .u64("truncated_packets", p.truncated)
+        .u64("midstream_connections", t.midstream)
+        .u64("port_reuses", t.port_reuses)
+        .u64("flows_evicted", t.evicted)
+        .u64("flows_expired", t.expired)
+        .u64("held_overflows", t.held_overflows)
+        .u64("memcap_flushes", t.memcap_flushes)
+        .u64("held_peak_bytes", t.held_peak as u64)
+        .u64("late_segments", t.late_segments);
+}
+
+/// The packet and TCP anomalies, after a report's own notes, as text.
+pub fn anomaly_lines(stats: &RunStats, mut notes: Vec<String>) -> String {
+    let p = &stats.packets;
+    let t = &stats.tcp;
+    let mut add = |n: u64, what: &str| {
+        if n > 0 {
+            notes.push(format!("{n} {what}"));
+        }
+    };
+    add(p.filtered_out, "packets filtered out by -f");
+    add(p.ip_fragments, "IP fragments (not reassembled)");
+    add(p.malformed, "malformed packets");
+    add(p.unsupported_link, "packets of unsupported link types");
+    add(p.truncated, "packets cut by the snapshot length");
+    add(t.port_reuses, "port reuses");
+    add(t.evicted, "flows evicted (table full)");
+    add(t.expired, "flows expired (idle)");
+    add(
+        t.held_overflows,
+        "holes given up (per-direction buffer full)",
+    );
+    add(t.memcap_flushes, "flushes (reassembly memory full)");
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!("\n  {}", notes.join(", "))
+    }
+}
 
 /// Where a report writes. Broken pipes end the run quietly (`| head`).
 pub struct Sink<W: Write> {

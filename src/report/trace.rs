@@ -1,0 +1,369 @@
+//! `zmqtrace` (trace): every greeting, command and message as it crossed
+//! the wire, in JSON Lines (the contract) or a table for people.
+
+use std::io::Write;
+
+use super::{Counts, Sink};
+use crate::output::{push_json_string, utc_time, JsonObject};
+use crate::pipeline::{Progress, RunStats};
+use crate::tcp::Connection;
+use crate::time::Precision;
+use crate::zmtp::{ConnSummary, Message, ZmtpCounters, ZmtpEvent, ZmtpSink};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Jsonl,
+}
+
+pub struct TraceReport<W: Write> {
+    sink: Sink<W>,
+    format: Format,
+    precision: Precision,
+    limit: Option<u64>,
+    show_secrets: bool,
+    counts: Counts,
+    header_written: bool,
+}
+
+/// Fields that carry credentials, redacted unless `--show-secrets`.
+const SECRET_FIELDS: [&str; 1] = ["password"];
+const REDACTED: &str = "<redacted>";
+
+impl<W: Write> TraceReport<W> {
+    pub fn new(
+        sink: Sink<W>,
+        format: Format,
+        precision: Precision,
+        limit: Option<u64>,
+        show_secrets: bool,
+    ) -> Self {
+        TraceReport {
+            sink,
+            format,
+            precision,
+            limit,
+            show_secrets,
+            counts: Counts::default(),
+            header_written: false,
+        }
+    }
+
+    pub fn sink_mut(&mut self) -> &mut Sink<W> {
+        &mut self.sink
+    }
+
+    pub fn write_summary(&mut self, stats: &RunStats, zmtp: &ZmtpCounters) {
+        let line = match self.format {
+            Format::Jsonl => self.counts.summary_json(stats, zmtp, self.precision),
+            Format::Table => self.counts.summary_text(stats, zmtp),
+        };
+        self.sink.line(&line);
+    }
+
+    fn field_value<'v>(&self, key: &str, value: &'v str) -> &'v str {
+        if !self.show_secrets && SECRET_FIELDS.contains(&key) {
+            REDACTED
+        } else {
+            value
+        }
+    }
+
+    fn json_line(&mut self, conn: &Connection, event: &ZmtpEvent<'_>) -> Option<String> {
+        let (name, dir, ts) = match event {
+            ZmtpEvent::Greeting { dir, ts, .. } => ("greeting", *dir, *ts),
+            ZmtpEvent::Command(c) => ("command", c.dir, c.ts),
+            ZmtpEvent::Message(m) => ("message", m.dir, m.ts),
+            ZmtpEvent::Gap { dir, ts, .. } => ("gap", *dir, *ts),
+            ZmtpEvent::Resync { dir, ts, .. } => ("resync", *dir, *ts),
+            ZmtpEvent::Malformed { dir, ts, .. } => ("malformed", *dir, *ts),
+            ZmtpEvent::NotZmtp { dir, ts, .. } => ("not_zmtp", *dir, *ts),
+        };
+        let (src, dst) = conn.endpoints(dir);
+        let mut o = JsonObject::new();
+        o.str("event", name)
+            .ts("ts", ts, self.precision)
+            .str("conn", &conn.label())
+            .str("src", &src.to_string())
+            .str("dst", &dst.to_string());
+        match event {
+            ZmtpEvent::Greeting {
+                zmtp,
+                mechanism,
+                as_server,
+                socket_type,
+                ..
+            } => {
+                o.str("zmtp", zmtp.label())
+                    .str("mechanism", mechanism.name())
+                    .bool("as_server", *as_server);
+                if let Some(t) = socket_type {
+                    o.str("socket_type", t);
+                }
+            }
+            ZmtpEvent::Command(c) => {
+                o.u64("offset", c.offset)
+                    .str("name", c.name)
+                    .u64("len", c.len);
+                if c.name == "IDENTITY" {
+                    o.str("head", &hex(c.body));
+                }
+                if !c.props.is_empty() {
+                    let mut props = JsonObject::new();
+                    for (k, v) in &c.props {
+                        props.str(k, v);
+                    }
+                    o.object("props", props);
+                }
+                for (k, v) in &c.fields {
+                    match *k {
+                        "ttl" | "nonce" => o.u64(k, v.parse().unwrap_or(0)),
+                        _ => o.str(k, self.field_value(k, v)),
+                    };
+                }
+                if let Some(m) = &c.malformed {
+                    o.str("malformed", m);
+                }
+            }
+            ZmtpEvent::Message(m) => message_json(&mut o, m),
+            ZmtpEvent::Gap { bytes, .. } => {
+                o.u64("bytes", *bytes);
+            }
+            ZmtpEvent::Resync { skipped, .. } => {
+                o.u64("skipped", *skipped);
+            }
+            ZmtpEvent::Malformed {
+                offset,
+                len,
+                reason,
+                ..
+            } => {
+                o.u64("offset", *offset)
+                    .u64("len", *len)
+                    .str("reason", reason);
+            }
+            ZmtpEvent::NotZmtp { what, .. } => {
+                o.str("what", what);
+            }
+        }
+        Some(o.finish())
+    }
+
+    fn table_line(&mut self, conn: &Connection, event: &ZmtpEvent<'_>) -> Option<String> {
+        let (dir, ts, kind, detail) = match event {
+            ZmtpEvent::Greeting {
+                dir,
+                ts,
+                zmtp,
+                mechanism,
+                socket_type,
+                ..
+            } => (
+                *dir,
+                *ts,
+                "greeting".to_string(),
+                format!(
+                    "ZMTP {} {}{}",
+                    zmtp.label(),
+                    mechanism.name(),
+                    socket_type.map(|t| format!(" {t}")).unwrap_or_default()
+                ),
+            ),
+            ZmtpEvent::Command(c) => {
+                let mut detail = format!("{} B", c.len);
+                for (k, v) in &c.props {
+                    detail.push_str(&format!(" {k}={v}"));
+                }
+                for (k, v) in &c.fields {
+                    detail.push_str(&format!(" {k}={}", self.field_value(k, v)));
+                }
+                if c.name == "IDENTITY" {
+                    detail.push_str(&format!(" {}", show_bytes(c.body, c.len)));
+                }
+                if let Some(m) = &c.malformed {
+                    detail.push_str(&format!(" MALFORMED: {m}"));
+                }
+                (c.dir, c.ts, c.name.to_string(), detail)
+            }
+            ZmtpEvent::Message(m) => (m.dir, m.ts, "message".to_string(), message_text(m)),
+            ZmtpEvent::Gap { dir, ts, bytes } => (
+                *dir,
+                *ts,
+                "GAP".to_string(),
+                format!("{bytes} bytes missing from the capture"),
+            ),
+            ZmtpEvent::Resync { dir, ts, skipped } => (
+                *dir,
+                *ts,
+                "RESYNC".to_string(),
+                format!("frame boundaries found again after {skipped} bytes"),
+            ),
+            ZmtpEvent::Malformed {
+                dir,
+                ts,
+                len,
+                reason,
+                ..
+            } => (
+                *dir,
+                *ts,
+                "MALFORMED".to_string(),
+                format!("{len} bytes: {reason}"),
+            ),
+            ZmtpEvent::NotZmtp { dir, ts, what } => (
+                *dir,
+                *ts,
+                "NOT ZMTP".to_string(),
+                format!("looks like {what}; not decoded"),
+            ),
+        };
+        let (src, dst) = conn.endpoints(dir);
+        let socket = match event {
+            ZmtpEvent::Message(m) => m.socket_type.unwrap_or("").to_string(),
+            _ => String::new(),
+        };
+        let mut line = String::new();
+        if !self.header_written {
+            self.header_written = true;
+            line.push_str(&format!(
+                "{:<15} {:<45} {:<7} {:<9} DETAIL\n",
+                "TIME (UTC)", "SRC > DST", "SOCKET", "KIND"
+            ));
+        }
+        line.push_str(&format!(
+            "{:<15} {:<45} {:<7} {:<9} {}",
+            utc_time(ts, self.precision),
+            format!("{src} > {dst}"),
+            socket,
+            kind,
+            detail
+        ));
+        Some(line)
+    }
+}
+
+fn message_json(o: &mut JsonObject, m: &Message<'_>) {
+    o.u64("offset", m.offset).str("zmtp", m.zmtp.label());
+    if let Some(t) = m.socket_type {
+        o.str("socket_type", t);
+    }
+    o.bool("encrypted", m.encrypted);
+    let mut frames = String::from("[");
+    for (i, f) in m.frames.iter().enumerate() {
+        if i > 0 {
+            frames.push(',');
+        }
+        frames.push_str(&format!(
+            "{{\"len\":{},\"more\":{},\"head\":",
+            f.len, f.more
+        ));
+        push_json_string(&mut frames, &hex(m.head(f)));
+        if f.missing > 0 {
+            frames.push_str(&format!(",\"missing\":{}", f.missing));
+        }
+        frames.push('}');
+    }
+    frames.push(']');
+    o.raw("frames", &frames);
+    if let Some(n) = m.plaintext_len {
+        o.u64("plaintext_len", n);
+    }
+    if let Some(n) = m.nonce_gap {
+        o.u64("nonce_gap", n);
+    }
+    if m.missing() > 0 {
+        o.bool("incomplete", true).u64("missing_bytes", m.missing());
+    }
+    if let Some((subscribe, topic)) = m.subscription {
+        let mut sub = JsonObject::new();
+        sub.bool("subscribe", subscribe)
+            .str("topic", &String::from_utf8_lossy(topic));
+        o.object("subscription", sub);
+    }
+}
+
+fn message_text(m: &Message<'_>) -> String {
+    let sizes: Vec<String> = m.frames.iter().map(|f| f.len.to_string()).collect();
+    let mut text = if m.encrypted {
+        format!("CURVE box, {} B inside", m.plaintext_len.unwrap_or(0))
+    } else {
+        format!(
+            "{} frame{} [{}]",
+            m.frames.len(),
+            if m.frames.len() == 1 { "" } else { "s" },
+            sizes.join(", ")
+        )
+    };
+    if let Some((subscribe, topic)) = m.subscription {
+        text.push_str(&format!(
+            " {} {:?}",
+            if subscribe {
+                "SUBSCRIBE"
+            } else {
+                "UNSUBSCRIBE"
+            },
+            String::from_utf8_lossy(topic)
+        ));
+    } else if !m.encrypted {
+        for f in m.frames.iter().filter(|f| f.len > 0).take(3) {
+            text.push(' ');
+            text.push_str(&show_bytes(m.head(f), f.len));
+        }
+    }
+    if m.missing() > 0 {
+        text.push_str(&format!(" INCOMPLETE ({} bytes missing)", m.missing()));
+    }
+    if let Some(n) = m.nonce_gap {
+        text.push_str(&format!(" NONCE GAP ({n} boxes unseen)"));
+    }
+    text
+}
+
+/// Text when printable, hex otherwise; `…` when the body is longer.
+fn show_bytes(head: &[u8], len: u64) -> String {
+    if len == 0 {
+        return "(empty)".into();
+    }
+    let more = if (head.len() as u64) < len { "…" } else { "" };
+    if !head.is_empty() && head.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        format!("{:?}{more}", String::from_utf8_lossy(head))
+    } else {
+        format!("0x{}{more}", hex(head))
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+impl<W: Write> ZmtpSink for TraceReport<W> {
+    fn event(&mut self, conn: &Connection, event: ZmtpEvent<'_>) {
+        if !self.wants_more() {
+            return;
+        }
+        self.counts.count(&event);
+        let line = match self.format {
+            Format::Jsonl => self.json_line(conn, &event),
+            Format::Table => self.table_line(conn, &event),
+        };
+        if let Some(line) = line {
+            self.sink.line(&line);
+        }
+    }
+
+    fn retired(&mut self, _conn: &Connection, summary: &ConnSummary) {
+        self.counts.connection(summary);
+    }
+}
+
+impl<W: Write> Progress for TraceReport<W> {
+    fn wants_more(&self) -> bool {
+        !self.sink.is_broken() && self.limit.is_none_or(|n| self.counts.messages < n)
+    }
+}
