@@ -19,10 +19,34 @@ impl Default for JsonObject {
 
 impl JsonObject {
     pub fn new() -> Self {
-        JsonObject {
-            buf: String::from("{"),
-            first: true,
+        Self::reusing(String::new())
+    }
+
+    /// Build into `buf` (cleared), reusing its allocation.
+    pub fn reusing(mut buf: String) -> Self {
+        buf.clear();
+        buf.push('{');
+        JsonObject { buf, first: true }
+    }
+
+    /// Fields already written as JSON (`"a":1,"b":"x"`), e.g. cached ones.
+    pub fn fields(&mut self, json_fields: &str) -> &mut Self {
+        if json_fields.is_empty() {
+            return self;
         }
+        if !self.first {
+            self.buf.push(',');
+        }
+        self.first = false;
+        self.buf.push_str(json_fields);
+        self
+    }
+
+    /// Write a value in place: `write` gets the buffer after `"key":`.
+    pub fn with(&mut self, key: &str, write: impl FnOnce(&mut String)) -> &mut Self {
+        self.key(key);
+        write(&mut self.buf);
+        self
     }
 
     fn key(&mut self, key: &str) {

@@ -1,12 +1,14 @@
 //! `zmqtrace` (trace): every greeting, command and message as it crossed
 //! the wire, in JSON Lines (the contract) or a table for people.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::Write;
 
 use super::{Counts, Sink};
-use crate::output::{push_json_string, utc_time, JsonObject};
+use crate::output::{utc_time, JsonObject};
 use crate::pipeline::{Progress, RunStats};
-use crate::tcp::Connection;
+use crate::tcp::{Connection, Direction};
 use crate::time::Precision;
 use crate::zmtp::{ConnSummary, Message, ZmtpCounters, ZmtpEvent, ZmtpSink};
 
@@ -24,6 +26,11 @@ pub struct TraceReport<W: Write> {
     show_secrets: bool,
     counts: Counts,
     header_written: bool,
+    /// Per connection, the `"conn":…,"src":…,"dst":…` JSON of each
+    /// direction, made once instead of for every event.
+    endpoints: HashMap<u64, [String; 2]>,
+    /// The line being built, reused.
+    line: String,
 }
 
 /// Fields that carry credentials, redacted unless `--show-secrets`.
@@ -46,6 +53,8 @@ impl<W: Write> TraceReport<W> {
             show_secrets,
             counts: Counts::default(),
             header_written: false,
+            endpoints: HashMap::new(),
+            line: String::new(),
         }
     }
 
@@ -79,13 +88,21 @@ impl<W: Write> TraceReport<W> {
             ZmtpEvent::Malformed { dir, ts, .. } => ("malformed", *dir, *ts),
             ZmtpEvent::NotZmtp { dir, ts, .. } => ("not_zmtp", *dir, *ts),
         };
-        let (src, dst) = conn.endpoints(dir);
-        let mut o = JsonObject::new();
+        let endpoints = self.endpoints.entry(conn.id).or_insert_with(|| {
+            [Direction::ClientToServer, Direction::ServerToClient].map(|d| {
+                let (src, dst) = conn.endpoints(d);
+                let mut o = JsonObject::new();
+                o.str("conn", &conn.label())
+                    .str("src", &src.to_string())
+                    .str("dst", &dst.to_string());
+                let json = o.finish();
+                json.get(1..json.len() - 1).unwrap_or_default().to_string()
+            })
+        });
+        let mut o = JsonObject::reusing(std::mem::take(&mut self.line));
         o.str("event", name)
             .ts("ts", ts, self.precision)
-            .str("conn", &conn.label())
-            .str("src", &src.to_string())
-            .str("dst", &dst.to_string());
+            .fields(&endpoints[dir.index()]);
         match event {
             ZmtpEvent::Greeting {
                 zmtp,
@@ -248,23 +265,22 @@ fn message_json(o: &mut JsonObject, m: &Message<'_>) {
         o.str("socket_type", t);
     }
     o.bool("encrypted", m.encrypted);
-    let mut frames = String::from("[");
-    for (i, f) in m.frames.iter().enumerate() {
-        if i > 0 {
-            frames.push(',');
+    o.with("frames", |out| {
+        out.push('[');
+        for (i, f) in m.frames.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{{\"len\":{},\"more\":{},\"head\":\"", f.len, f.more);
+            push_hex(out, m.head(f));
+            out.push('"');
+            if f.missing > 0 {
+                let _ = write!(out, ",\"missing\":{}", f.missing);
+            }
+            out.push('}');
         }
-        frames.push_str(&format!(
-            "{{\"len\":{},\"more\":{},\"head\":",
-            f.len, f.more
-        ));
-        push_json_string(&mut frames, &hex(m.head(f)));
-        if f.missing > 0 {
-            frames.push_str(&format!(",\"missing\":{}", f.missing));
-        }
-        frames.push('}');
-    }
-    frames.push(']');
-    o.raw("frames", &frames);
+        out.push(']');
+    });
     if let Some(n) = m.plaintext_len {
         o.u64("plaintext_len", n);
     }
@@ -333,13 +349,17 @@ fn show_bytes(head: &[u8], len: u64) -> String {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
+    push_hex(&mut out, bytes);
     out
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
 }
 
 impl<W: Write> ZmtpSink for TraceReport<W> {
@@ -354,11 +374,13 @@ impl<W: Write> ZmtpSink for TraceReport<W> {
         };
         if let Some(line) = line {
             self.sink.line(&line);
+            self.line = line;
         }
     }
 
-    fn retired(&mut self, _conn: &Connection, summary: &ConnSummary) {
+    fn retired(&mut self, conn: &Connection, summary: &ConnSummary) {
         self.counts.connection(summary);
+        self.endpoints.remove(&conn.id);
     }
 }
 
