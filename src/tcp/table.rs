@@ -83,12 +83,19 @@ impl FlowKey {
 }
 
 pub struct Reassembler {
-    config: TcpConfig,
     flows: HashMap<FlowKey, Connection>,
-    total_held: usize,
+    /// Everything per-packet work touches besides the connection itself,
+    /// apart from the table so both can be borrowed at once.
+    budget: Budget,
     next_id: u64,
     next_sweep: Timestamp,
+}
+
+/// The limits, counters and held-byte total that per-packet work updates.
+struct Budget {
+    config: TcpConfig,
     counters: TcpCounters,
+    total_held: usize,
 }
 
 /// How often (capture time) idle and lingering connections are looked for.
@@ -97,17 +104,19 @@ const SWEEP_INTERVAL_NS: u64 = 5 * NANOS_PER_SEC;
 impl Reassembler {
     pub fn new(config: TcpConfig) -> Self {
         Reassembler {
-            config,
             flows: HashMap::new(),
-            total_held: 0,
+            budget: Budget {
+                config,
+                counters: TcpCounters::default(),
+                total_held: 0,
+            },
             next_id: 1,
             next_sweep: Timestamp::ZERO,
-            counters: TcpCounters::default(),
         }
     }
 
     pub fn counters(&self) -> &TcpCounters {
-        &self.counters
+        &self.budget.counters
     }
 
     pub fn live_connections(&self) -> usize {
@@ -115,38 +124,38 @@ impl Reassembler {
     }
 
     pub fn held_bytes(&self) -> usize {
-        self.total_held
+        self.budget.total_held
     }
 
     pub fn segment(&mut self, seg: &TcpSegment<'_>, out: &mut dyn StreamConsumer) {
-        self.counters.segments += 1;
+        self.budget.counters.segments += 1;
         if seg.ts >= self.next_sweep {
             self.sweep(seg.ts, out);
             self.next_sweep =
                 Timestamp::from_nanos(seg.ts.as_nanos().saturating_add(SWEEP_INTERVAL_NS));
         }
         let key = FlowKey::new(seg.src, seg.dst);
-        if let Some(conn) = self.flows.get(&key) {
-            if is_new_incarnation(conn, seg) {
-                self.counters.port_reuses += 1;
+        // The common case: one lookup, the connection processed in place.
+        match self.flows.get_mut(&key) {
+            Some(conn) if !is_new_incarnation(conn, seg) => {
+                self.budget.process(conn, seg, out);
+                return;
+            }
+            Some(_) => {
+                self.budget.counters.port_reuses += 1;
                 if let Some(mut old) = self.flows.remove(&key) {
-                    self.close(&mut old, CloseReason::Reused, out);
+                    self.budget.close(&mut old, CloseReason::Reused, out);
                     out.retired(&old);
                 }
             }
+            None => {}
         }
-        if !self.flows.contains_key(&key) {
-            if self.flows.len() >= self.config.max_flows {
-                self.evict(out);
-            }
-            let conn = self.open(seg);
-            out.event(&conn, StreamEvent::Open { ts: seg.ts });
-            self.flows.insert(key, conn);
+        if self.flows.len() >= self.budget.config.max_flows {
+            self.evict(out);
         }
-        let Some(mut conn) = self.flows.remove(&key) else {
-            return;
-        };
-        self.process(&mut conn, seg, out);
+        let mut conn = self.open(seg);
+        out.event(&conn, StreamEvent::Open { ts: seg.ts });
+        self.budget.process(&mut conn, seg, out);
         self.flows.insert(key, conn);
     }
 
@@ -156,24 +165,24 @@ impl Reassembler {
         all.sort_by_key(|c| c.id);
         for mut conn in all {
             if conn.closed.is_none() {
-                self.close(&mut conn, CloseReason::EndOfInput, out);
+                self.budget.close(&mut conn, CloseReason::EndOfInput, out);
             }
             out.retired(&conn);
         }
-        self.total_held = 0;
+        self.budget.total_held = 0;
     }
 
     fn open(&mut self, seg: &TcpSegment<'_>) -> Connection {
         let id = self.next_id;
         self.next_id += 1;
-        self.counters.connections += 1;
+        self.budget.counters.connections += 1;
         let flags = seg.flags;
         let (client, server, midstream, flipped) = if flags.syn && !flags.ack {
             (seg.src, seg.dst, false, false)
         } else if flags.syn {
             (seg.dst, seg.src, false, true)
         } else {
-            let ports = &self.config.server_ports;
+            let ports = &self.budget.config.server_ports;
             let dst_is_server = match (
                 ports.contains(seg.src.port()),
                 ports.contains(seg.dst.port()),
@@ -189,7 +198,7 @@ impl Reassembler {
             }
         };
         if midstream {
-            self.counters.midstream += 1;
+            self.budget.counters.midstream += 1;
         }
         let mut history = History::default();
         if flipped {
@@ -209,6 +218,64 @@ impl Reassembler {
         }
     }
 
+    /// Close connections idle past the timeout; retire closed ones whose
+    /// linger is over. Deterministic order: by connection id.
+    fn sweep(&mut self, now: Timestamp, out: &mut dyn StreamConsumer) {
+        let idle = self.budget.config.idle_timeout_ns;
+        let linger = self.budget.config.closed_linger_ns;
+        let mut due: Vec<(u64, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(_, c)| {
+                let quiet = now.nanos_since(c.last_ts);
+                if c.closed.is_some() {
+                    quiet >= linger
+                } else {
+                    quiet >= idle
+                }
+            })
+            .map(|(k, c)| (c.id, *k))
+            .collect();
+        due.sort_unstable();
+        for (_, key) in due {
+            if let Some(mut conn) = self.flows.remove(&key) {
+                if conn.closed.is_none() {
+                    self.budget.counters.expired += 1;
+                    self.budget.close(&mut conn, CloseReason::Idle, out);
+                }
+                out.retired(&conn);
+            }
+        }
+    }
+
+    /// The table is full: retire the least recently active eighth, closed
+    /// connections first.
+    fn evict(&mut self, out: &mut dyn StreamConsumer) {
+        let mut candidates: Vec<(bool, Timestamp, u64, FlowKey)> = self
+            .flows
+            .iter()
+            .map(|(k, c)| (c.closed.is_none(), c.last_ts, c.id, *k))
+            .collect();
+        let n = (candidates.len() / 8).max(1).min(candidates.len());
+        if n == 0 {
+            return;
+        }
+        candidates.select_nth_unstable(n - 1);
+        candidates.truncate(n);
+        candidates.sort_unstable_by_key(|c| c.2);
+        for (_, _, _, key) in candidates {
+            if let Some(mut conn) = self.flows.remove(&key) {
+                if conn.closed.is_none() {
+                    self.budget.counters.evicted += 1;
+                    self.budget.close(&mut conn, CloseReason::Evicted, out);
+                }
+                out.retired(&conn);
+            }
+        }
+    }
+}
+
+impl Budget {
     fn process(
         &mut self,
         conn: &mut Connection,
@@ -226,7 +293,11 @@ impl Reassembler {
         let has_data = !seg.payload.is_empty() || seg.missing_tail > 0;
         record_history(&mut conn.history, dir, seg, has_data);
         if conn.closed.is_some() {
-            self.counters.late_segments += 1;
+            // The last ACK of a clean close is expected; data, FIN or RST
+            // after the end is not.
+            if has_data || flags.fin || flags.rst || flags.syn {
+                self.counters.late_segments += 1;
+            }
             return;
         }
         if flags.syn && flags.ack {
@@ -312,62 +383,6 @@ impl Reassembler {
         }
         conn.closed = Some(reason);
         out.event(conn, StreamEvent::Close { ts, reason });
-    }
-
-    /// Close connections idle past the timeout; retire closed ones whose
-    /// linger is over. Deterministic order: by connection id.
-    fn sweep(&mut self, now: Timestamp, out: &mut dyn StreamConsumer) {
-        let idle = self.config.idle_timeout_ns;
-        let linger = self.config.closed_linger_ns;
-        let mut due: Vec<(u64, FlowKey)> = self
-            .flows
-            .iter()
-            .filter(|(_, c)| {
-                let quiet = now.nanos_since(c.last_ts);
-                if c.closed.is_some() {
-                    quiet >= linger
-                } else {
-                    quiet >= idle
-                }
-            })
-            .map(|(k, c)| (c.id, *k))
-            .collect();
-        due.sort_unstable();
-        for (_, key) in due {
-            if let Some(mut conn) = self.flows.remove(&key) {
-                if conn.closed.is_none() {
-                    self.counters.expired += 1;
-                    self.close(&mut conn, CloseReason::Idle, out);
-                }
-                out.retired(&conn);
-            }
-        }
-    }
-
-    /// The table is full: retire the least recently active eighth, closed
-    /// connections first.
-    fn evict(&mut self, out: &mut dyn StreamConsumer) {
-        let mut candidates: Vec<(bool, Timestamp, u64, FlowKey)> = self
-            .flows
-            .iter()
-            .map(|(k, c)| (c.closed.is_none(), c.last_ts, c.id, *k))
-            .collect();
-        let n = (candidates.len() / 8).max(1).min(candidates.len());
-        if n == 0 {
-            return;
-        }
-        candidates.select_nth_unstable(n - 1);
-        candidates.truncate(n);
-        candidates.sort_unstable_by_key(|c| c.2);
-        for (_, _, _, key) in candidates {
-            if let Some(mut conn) = self.flows.remove(&key) {
-                if conn.closed.is_none() {
-                    self.counters.evicted += 1;
-                    self.close(&mut conn, CloseReason::Evicted, out);
-                }
-                out.retired(&conn);
-            }
-        }
     }
 }
 
