@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::capture::{BpfFilter, CaptureError, FileSource, MergedSource, PacketSource};
+use crate::oslo::{OsloConfig, OsloDecoder, Redaction};
 use crate::pipeline::Engine;
 use crate::ports::PortSet;
 use crate::report::flows::{self, FlowsReport};
@@ -96,6 +97,16 @@ struct InputArgs {
     )]
     max_held_mib: usize,
 
+    /// Seconds of capture time after which a call with no reply is reported
+    /// as a timeout (oslo's rpc_response_timeout defaults to 60).
+    #[arg(
+        long = "rpc-timeout",
+        value_name = "SECS",
+        default_value_t = 60.0,
+        global = true
+    )]
+    rpc_timeout: f64,
+
     /// Seconds of capture time after which a silent connection is closed.
     #[arg(
         long = "idle-timeout",
@@ -113,8 +124,9 @@ struct OutputArgs {
     #[arg(short = 'o', long = "output", value_name = "MODE", value_enum, default_value_t = OutputMode::Table, global = true)]
     output: OutputMode,
 
-    /// Show secrets found on the wire (ZMTP PLAIN passwords; later oslo auth
-    /// tokens) instead of redacting them.
+    /// Show secrets found on the wire (oslo auth tokens, passwords and
+    /// service catalogs in contexts and arguments; ZMTP PLAIN passwords)
+    /// instead of redacting them.
     #[arg(long = "show-secrets", global = true)]
     show_secrets: bool,
 }
@@ -194,6 +206,23 @@ fn open_input(input: &InputArgs) -> Result<Box<dyn PacketSource>, Failure> {
     Ok(match sources.len() {
         1 => sources.remove(0),
         _ => Box::new(MergedSource::new(sources)),
+    })
+}
+
+fn oslo_config(input: &InputArgs, output: &OutputArgs) -> Result<OsloConfig, Failure> {
+    if !(input.rpc_timeout.is_finite() && input.rpc_timeout > 0.0) {
+        return Err(usage(
+            "--rpc-timeout takes a number of seconds above 0, e.g. 60 or 0.5",
+        ));
+    }
+    Ok(OsloConfig {
+        rpc_timeout_ns: (input.rpc_timeout * 1e9).min(u64::MAX as f64) as u64,
+        redaction: if output.show_secrets {
+            Redaction::Off
+        } else {
+            Redaction::On
+        },
+        ..OsloConfig::default()
     })
 }
 
@@ -294,11 +323,15 @@ fn run_decode(input: &InputArgs, output: &OutputArgs, what: Decode) -> Result<()
                 input.count,
                 output.show_secrets,
             );
-            let mut decoder = ZmtpDecoder::new(ports, auto, DecoderLimits::default(), report);
+            let oslo = OsloDecoder::new(oslo_config(input, output)?, report);
+            let mut decoder = ZmtpDecoder::new(ports, auto, DecoderLimits::default(), oslo);
             let result = engine.run(&mut *source, &mut decoder);
             let counters = decoder.counters().clone();
-            let mut report = decoder.into_sink();
-            report.write_summary(&engine.stats(), &counters);
+            let mut oslo = decoder.into_sink();
+            oslo.finish();
+            let oslo_counters = oslo.counters().clone();
+            let report = oslo.sink_mut();
+            report.write_summary(&engine.stats(), &counters, &oslo_counters);
             let written = report.sink_mut().finish();
             finish(result, written, &*source)
         }

@@ -11,6 +11,7 @@
 pub mod capture;
 pub mod cli;
 pub mod net;
+pub mod oslo;
 pub mod output;
 pub mod pipeline;
 pub mod ports;

@@ -17,6 +17,24 @@ impl<S: ZmtpSink + Progress> Progress for ZmtpDecoder<S> {
     }
 }
 
+impl<S: crate::oslo::OsloSink + Progress> Progress for crate::oslo::OsloDecoder<S> {
+    fn wants_more(&self) -> bool {
+        self.sink().wants_more()
+    }
+}
+
+impl Counts {
+    /// Take the oslo layer's totals for the summary.
+    pub fn set_oslo(&mut self, oslo: &crate::oslo::OsloCounters) {
+        self.calls = oslo.calls;
+        self.timeouts = oslo.timeouts;
+        self.failures = oslo.failures;
+        self.forwards = oslo.forwards;
+        self.rpc_messages = oslo.rpc_messages;
+        self.unmatched_replies = oslo.unmatched_replies;
+    }
+}
+
 /// Counts of what a ZMTP report showed, for its summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -31,6 +49,13 @@ pub struct Counts {
     pub malformed: u64,
     pub incomplete: u64,
     pub not_zmtp: u64,
+    /// From the oslo layer.
+    pub calls: u64,
+    pub timeouts: u64,
+    pub failures: u64,
+    pub forwards: u64,
+    pub rpc_messages: u64,
+    pub unmatched_replies: u64,
 }
 
 impl Counts {
@@ -73,8 +98,8 @@ impl Counts {
             .u64("bytes", stats.packets.bytes)
             .u64("flows", self.connections)
             .u64("messages", self.messages)
-            .u64("calls", 0)
-            .u64("timeouts", 0)
+            .u64("calls", self.calls)
+            .u64("timeouts", self.timeouts)
             .u64("gaps", self.gaps)
             .u64("resyncs", self.resyncs)
             .u64("decode_errors", zmtp.decode_errors + zmtp.malformed)
@@ -86,7 +111,11 @@ impl Counts {
             .u64("partial_frames", zmtp.partial_frames)
             .u64("malformed", zmtp.malformed)
             .u64("nonce_gaps", zmtp.nonce_gaps)
-            .u64("not_zmtp_flows", zmtp.not_zmtp);
+            .u64("not_zmtp_flows", zmtp.not_zmtp)
+            .u64("rpc_messages", self.rpc_messages)
+            .u64("failures", self.failures)
+            .u64("forwards", self.forwards)
+            .u64("unmatched_replies", self.unmatched_replies);
         packet_and_tcp_counters(&mut o, stats);
         o.finish()
     }
@@ -106,6 +135,18 @@ impl Counts {
                 notes.push(format!("{n} {what}"));
             }
         };
+        add(self.rpc_messages, "oslo RPC messages");
+        add(self.calls, "calls answered");
+        add(self.timeouts, "calls unanswered (timeouts)");
+        add(self.failures, "calls that failed remotely");
+        add(
+            self.forwards,
+            "messages seen again one hop further (counted once)",
+        );
+        add(
+            self.unmatched_replies,
+            "replies whose request is not in the capture",
+        );
         add(self.gaps, "gaps");
         add(self.gap_bytes, "bytes missing from the capture");
         add(self.incomplete, "incomplete messages");

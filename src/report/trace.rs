@@ -6,11 +6,12 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use super::{Counts, Sink};
+use crate::oslo::{OsloCounters, OsloSink, Rpc, RpcEvent};
 use crate::output::{utc_time, JsonObject};
 use crate::pipeline::{Progress, RunStats};
 use crate::tcp::{Connection, Direction};
 use crate::time::Precision;
-use crate::zmtp::{ConnSummary, Message, ZmtpCounters, ZmtpEvent, ZmtpSink};
+use crate::zmtp::{ConnSummary, Message, ZmtpCounters, ZmtpEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -62,7 +63,8 @@ impl<W: Write> TraceReport<W> {
         &mut self.sink
     }
 
-    pub fn write_summary(&mut self, stats: &RunStats, zmtp: &ZmtpCounters) {
+    pub fn write_summary(&mut self, stats: &RunStats, zmtp: &ZmtpCounters, oslo: &OsloCounters) {
+        self.counts.set_oslo(oslo);
         let line = match self.format {
             Format::Jsonl => self.counts.summary_json(stats, zmtp, self.precision),
             Format::Table => self.counts.summary_text(stats, zmtp),
@@ -78,7 +80,12 @@ impl<W: Write> TraceReport<W> {
         }
     }
 
-    fn json_line(&mut self, conn: &Connection, event: &ZmtpEvent<'_>) -> Option<String> {
+    fn json_line(
+        &mut self,
+        conn: &Connection,
+        event: &ZmtpEvent<'_>,
+        rpc: Option<&Rpc>,
+    ) -> Option<String> {
         let (name, dir, ts) = match event {
             ZmtpEvent::Greeting { dir, ts, .. } => ("greeting", *dir, *ts),
             ZmtpEvent::Command(c) => ("command", c.dir, c.ts),
@@ -142,7 +149,12 @@ impl<W: Write> TraceReport<W> {
                     o.str("malformed", m);
                 }
             }
-            ZmtpEvent::Message(m) => message_json(&mut o, m),
+            ZmtpEvent::Message(m) => {
+                message_json(&mut o, m);
+                if let Some(rpc) = rpc {
+                    o.object("rpc", rpc_json(rpc));
+                }
+            }
             ZmtpEvent::Gap { bytes, .. } => {
                 o.u64("bytes", *bytes);
             }
@@ -166,7 +178,12 @@ impl<W: Write> TraceReport<W> {
         Some(o.finish())
     }
 
-    fn table_line(&mut self, conn: &Connection, event: &ZmtpEvent<'_>) -> Option<String> {
+    fn table_line(
+        &mut self,
+        conn: &Connection,
+        event: &ZmtpEvent<'_>,
+        rpc: Option<&Rpc>,
+    ) -> Option<String> {
         let (dir, ts, kind, detail) = match event {
             ZmtpEvent::Greeting {
                 dir,
@@ -202,7 +219,10 @@ impl<W: Write> TraceReport<W> {
                 }
                 (c.dir, c.ts, c.name.to_string(), detail)
             }
-            ZmtpEvent::Message(m) => (m.dir, m.ts, "message".to_string(), message_text(m)),
+            ZmtpEvent::Message(m) => match rpc {
+                Some(rpc) => (m.dir, m.ts, rpc.kind.label().to_string(), rpc_text(rpc, m)),
+                None => (m.dir, m.ts, "message".to_string(), message_text(m)),
+            },
             ZmtpEvent::Gap { dir, ts, bytes } => (
                 *dir,
                 *ts,
@@ -362,15 +382,15 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
-impl<W: Write> ZmtpSink for TraceReport<W> {
-    fn event(&mut self, conn: &Connection, event: ZmtpEvent<'_>) {
+impl<W: Write> OsloSink for TraceReport<W> {
+    fn zmtp(&mut self, conn: &Connection, event: &ZmtpEvent<'_>, rpc: Option<&Rpc>) {
         if !self.wants_more() {
             return;
         }
-        self.counts.count(&event);
+        self.counts.count(event);
         let line = match self.format {
-            Format::Jsonl => self.json_line(conn, &event),
-            Format::Table => self.table_line(conn, &event),
+            Format::Jsonl => self.json_line(conn, event, rpc),
+            Format::Table => self.table_line(conn, event, rpc),
         };
         if let Some(line) = line {
             self.sink.line(&line);
@@ -378,10 +398,218 @@ impl<W: Write> ZmtpSink for TraceReport<W> {
         }
     }
 
+    fn rpc(&mut self, event: &RpcEvent) {
+        if self.sink.is_broken() {
+            return;
+        }
+        let line = match self.format {
+            Format::Jsonl => rpc_event_json(event, self.precision),
+            Format::Table => rpc_event_text(event, self.precision),
+        };
+        self.sink.line(&line);
+    }
+
     fn retired(&mut self, conn: &Connection, summary: &ConnSummary) {
         self.counts.connection(summary);
         self.endpoints.remove(&conn.id);
     }
+}
+
+/// The contract's `rpc` object: only the keys that apply.
+pub fn rpc_json(rpc: &Rpc) -> JsonObject {
+    let mut o = JsonObject::new();
+    o.str("driver", rpc.driver.label())
+        .str("envelope", &rpc.envelope)
+        .str("kind", rpc.kind.label());
+    let opt = |o: &mut JsonObject, k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            o.str(k, v);
+        }
+    };
+    opt(&mut o, "topic", &rpc.topic);
+    opt(&mut o, "server", &rpc.server);
+    opt(&mut o, "method", &rpc.method);
+    opt(&mut o, "msg_id", &rpc.msg_id);
+    opt(&mut o, "reply_topic", &rpc.reply_topic);
+    opt(&mut o, "namespace", &rpc.namespace);
+    opt(&mut o, "version", &rpc.version);
+    opt(&mut o, "event_type", &rpc.event_type);
+    opt(&mut o, "priority", &rpc.priority);
+    opt(&mut o, "request_id", &rpc.request_id);
+    opt(&mut o, "user", &rpc.user);
+    opt(&mut o, "project", &rpc.project);
+    opt(&mut o, "payload_message_id", &rpc.payload_message_id);
+    opt(&mut o, "routing_key", &rpc.routing_key);
+    opt(&mut o, "reply_id", &rpc.reply_id);
+    opt(&mut o, "oslo_version", &rpc.oslo_version);
+    if let Some(args) = &rpc.args {
+        let text = args.to_string();
+        if text.len() <= MAX_ARGS_JSON {
+            o.raw("args", &text);
+        } else {
+            o.str(
+                "args",
+                &format!("<{} bytes of arguments, not shown>", text.len()),
+            );
+        }
+    }
+    opt(&mut o, "failure", &rpc.failure);
+    if let Some(s) = rpc.serialization {
+        o.str("serialization", s);
+    }
+    if let Some(ns) = rpc.latency_ns {
+        o.f64("latency_ms", ns as f64 / 1e6, 3);
+    }
+    if rpc.forwarded {
+        o.bool("forwarded", true);
+    }
+    if rpc.truncated {
+        o.bool("truncated", true);
+    }
+    if rpc.undecodable {
+        o.bool("undecodable", true);
+    }
+    o
+}
+
+/// Arguments longer than this (as JSON) are summarised, not printed.
+const MAX_ARGS_JSON: usize = 16 << 10;
+
+fn rpc_event_json(event: &RpcEvent, precision: Precision) -> String {
+    let mut o = JsonObject::new();
+    let opt = |o: &mut JsonObject, k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            o.str(k, v);
+        }
+    };
+    match event {
+        RpcEvent::Call(c) => {
+            o.str("event", "call")
+                .ts("ts", c.reply_ts, precision)
+                .str("conn", &c.conn)
+                .str("msg_id", &c.msg_id);
+            opt(&mut o, "topic", &c.topic);
+            opt(&mut o, "method", &c.method);
+            o.str("caller", &c.caller.to_string())
+                .str("server", &c.server.to_string())
+                .ts("request_ts", c.request_ts, precision)
+                .ts("reply_ts", c.reply_ts, precision)
+                .f64("latency_ms", c.latency_ns() as f64 / 1e6, 3)
+                .str("driver", c.driver.label());
+            opt(&mut o, "failure", &c.failure);
+        }
+        RpcEvent::Timeout(t) => {
+            o.str("event", "timeout")
+                .ts("ts", t.ts, precision)
+                .str("conn", &t.conn)
+                .str("msg_id", &t.msg_id);
+            opt(&mut o, "topic", &t.topic);
+            opt(&mut o, "method", &t.method);
+            o.str("caller", &t.caller.to_string())
+                .str("server", &t.server.to_string())
+                .ts("request_ts", t.request_ts, precision)
+                .f64("waited_ms", t.waited_ns as f64 / 1e6, 3)
+                .bool("end_of_input", t.at_end_of_input);
+        }
+        RpcEvent::Forward(f) => {
+            o.str("event", "forward")
+                .ts("ts", f.ts, precision)
+                .str("from_conn", &f.from_conn)
+                .str("to_conn", &f.to_conn)
+                .str("kind", f.kind.label());
+            opt(&mut o, "topic", &f.topic);
+            opt(&mut o, "msg_id", &f.msg_id);
+            o.f64("delay_ms", f.delay_ns as f64 / 1e6, 3);
+        }
+    }
+    o.finish()
+}
+
+fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+fn rpc_event_text(event: &RpcEvent, precision: Precision) -> String {
+    let name = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
+    match event {
+        RpcEvent::Call(c) => format!(
+            "{:<15} {:<45} {:<7} {:<9} {} {} {} answered in {:.1} ms{}",
+            utc_time(c.reply_ts, precision),
+            format!("{} > {}", c.caller, c.server),
+            "",
+            "CALL",
+            name(&c.topic),
+            name(&c.method),
+            short_id(&c.msg_id),
+            c.latency_ns() as f64 / 1e6,
+            c.failure
+                .as_ref()
+                .map(|f| format!(" FAILED: {f}"))
+                .unwrap_or_default()
+        ),
+        RpcEvent::Timeout(t) => format!(
+            "{:<15} {:<45} {:<7} {:<9} {} {} {} no reply after {:.1} s{}",
+            utc_time(t.ts, precision),
+            format!("{} > {}", t.caller, t.server),
+            "",
+            "TIMEOUT",
+            name(&t.topic),
+            name(&t.method),
+            short_id(&t.msg_id),
+            t.waited_ns as f64 / 1e9,
+            if t.at_end_of_input {
+                " (capture ended)"
+            } else {
+                ""
+            }
+        ),
+        RpcEvent::Forward(f) => format!(
+            "{:<15} {:<45} {:<7} {:<9} {} {} {} -> {} after {:.3} ms",
+            utc_time(f.ts, precision),
+            "",
+            "",
+            "FORWARD",
+            f.kind.label(),
+            name(&f.topic),
+            f.from_conn,
+            f.to_conn,
+            f.delay_ns as f64 / 1e6
+        ),
+    }
+}
+
+/// `topic method msg_id latency size` for an oslo message.
+fn rpc_text(rpc: &Rpc, m: &Message<'_>) -> String {
+    let topic = match (&rpc.topic, &rpc.server) {
+        (Some(t), _) => t.clone(),
+        // Direct mode: the topic is not on the wire; name the server.
+        (None, Some(server)) => format!("?@{server}"),
+        (None, None) => "?".into(),
+    };
+    let mut text = format!(
+        "{topic} {}",
+        rpc.method
+            .as_deref()
+            .or(rpc.event_type.as_deref())
+            .unwrap_or("-")
+    );
+    if let Some(id) = &rpc.msg_id {
+        text.push_str(&format!(" {}", short_id(id)));
+    }
+    if let Some(ns) = rpc.latency_ns {
+        text.push_str(&format!(" {:.1} ms", ns as f64 / 1e6));
+    }
+    text.push_str(&format!(" {} B", m.bytes()));
+    if let Some(f) = &rpc.failure {
+        text.push_str(&format!(" FAILED: {f}"));
+    }
+    if rpc.forwarded {
+        text.push_str(" (hop)");
+    }
+    if m.missing() > 0 {
+        text.push_str(&format!(" INCOMPLETE ({} bytes missing)", m.missing()));
+    }
+    text
 }
 
 impl<W: Write> Progress for TraceReport<W> {

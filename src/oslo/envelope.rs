@@ -1,0 +1,500 @@
+//! What oslo.messaging puts inside a ZeroMQ message, per driver generation
+//! (shared/docs/oslo-wire-format.md): the legacy `impl_zmq` `cast` and
+//! `impl_zmq_v2` envelopes, and the new zmq driver's G4 (`1.0` version
+//! frame) and G3 layouts, direct, through the proxy and on its PUB socket,
+//! with JSON or msgpack bodies. Anything else is not oslo and yields `None`.
+
+use serde_json::Value;
+
+use super::redact::{redact, Redaction};
+use super::{Driver, Kind, Rpc};
+
+/// Bodies nested deeper than this are not believed (serde_json stops at
+/// 128 levels itself; msgpack is converted with the same bound).
+const MAX_DEPTH: usize = 64;
+
+/// Decode a message from its frames: each frame's kept bytes and whether
+/// they are the whole frame.
+pub fn decode(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
+    legacy(frames, redaction).or_else(|| new_driver(frames, redaction))
+}
+
+fn text(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
+}
+
+fn frame<'a>(frames: &[(&'a [u8], bool)], i: usize) -> Option<&'a [u8]> {
+    frames.get(i).map(|f| f.0)
+}
+
+/// `msg_id | topic | 'cast' | json([ctx_json, msg])` or
+/// `msg_id | topic | 'impl_zmq_v2' | ctx_json | k1 | v1 | k2 | v2`.
+fn legacy(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
+    let tag = frame(frames, 2)?;
+    let topic = text(frame(frames, 1)?)?.to_string();
+    let msg_id_frame = text(frame(frames, 0)?)?.to_string();
+    let mut rpc = Rpc::new(Driver::ImplZmq);
+    rpc.topic = Some(topic.clone());
+    let (ctx, msg) = match tag {
+        b"cast" if frames.len() == 4 => {
+            rpc.envelope = "cast".into();
+            let (body, whole) = *frames.get(3)?;
+            if !whole {
+                rpc.truncated = true;
+                (None, None)
+            } else {
+                let v: Value = serde_json::from_slice(body).ok()?;
+                let arr = v.as_array()?;
+                let ctx = arr.first().and_then(context_value);
+                (ctx, arr.get(1).cloned())
+            }
+        }
+        b"impl_zmq_v2" if frames.len() >= 6 && frames.len() % 2 == 0 => {
+            rpc.envelope = "impl_zmq_v2".into();
+            let ctx = frame(frames, 3).and_then(|b| serde_json::from_slice::<Value>(b).ok());
+            let mut msg = None;
+            for pair in frames.get(4..)?.chunks(2) {
+                let (Some(k), Some(v)) = (pair.first(), pair.get(1)) else {
+                    break;
+                };
+                match k.0 {
+                    b"oslo.version" => rpc.oslo_version = text(v.0).map(str::to_string),
+                    b"oslo.message" => {
+                        if v.1 {
+                            msg = serde_json::from_slice::<Value>(v.0).ok();
+                        } else {
+                            rpc.truncated = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            (ctx, msg)
+        }
+        _ => return None,
+    };
+    if let Some(ctx) = &ctx {
+        rpc.take_context(ctx);
+    }
+    // Where the topic sends it: everything after the first dot.
+    let routed = topic.strip_prefix("fanout~").unwrap_or(&topic);
+    rpc.server = routed.split_once('.').map(|(_, host)| host.to_string());
+    rpc.kind = if topic.starts_with("fanout~") {
+        Kind::Fanout
+    } else {
+        Kind::Cast
+    };
+    let Some(msg) = msg else {
+        return Some(rpc);
+    };
+    match msg.get("method").and_then(Value::as_str) {
+        Some("-reply") => {
+            // A call: the wrapper carries the id and where to reply; the
+            // real message is its last element.
+            rpc.kind = Kind::Call;
+            let args = msg.get("args");
+            rpc.msg_id = args
+                .and_then(|a| a.get("msg_id"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            rpc.reply_topic = args
+                .and_then(|a| a.get("topic"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let inner = args.and_then(|a| a.get("msg")).and_then(Value::as_array);
+            if let Some(inner_ctx) = inner.and_then(|m| m.first()).and_then(context_value) {
+                rpc.take_context(&inner_ctx);
+            }
+            if let Some(real) = inner.and_then(|m| m.last()) {
+                rpc.take_message(real, redaction);
+            }
+            if rpc.msg_id.is_none() && msg_id_frame != "0" {
+                // Folsom put the id in frame 0.
+                rpc.msg_id = Some(msg_id_frame);
+            }
+        }
+        Some("-process_reply") => {
+            rpc.kind = Kind::Reply;
+            let args = msg.get("args");
+            rpc.msg_id = Some(msg_id_frame).filter(|id| id != "0").or_else(|| {
+                args.and_then(|a| a.get("msg_id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
+            if let Some(response) = args.and_then(|a| a.get("response")) {
+                rpc.failure = response
+                    .as_array()
+                    .and_then(|r| r.iter().find_map(|item| item.get("exc")))
+                    .map(failure_summary);
+                rpc.args = Some(redact(response.clone(), redaction));
+            }
+        }
+        Some(_) => rpc.take_message(&msg, redaction),
+        None if msg.get("event_type").is_some() => {
+            rpc.kind = Kind::Notify;
+            rpc.take_notification(&msg, redaction);
+        }
+        None => {}
+    }
+    Some(rpc)
+}
+
+/// The context: a JSON object, or (legacy `cast`) a JSON string holding one.
+fn context_value(v: &Value) -> Option<Value> {
+    match v {
+        Value::String(s) => serde_json::from_str(s).ok(),
+        Value::Object(_) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn is_type_digit(bytes: &[u8]) -> Option<u8> {
+    match bytes {
+        [d @ b'1'..=b'6'] => Some(d - b'0'),
+        _ => None,
+    }
+}
+
+fn kind_of(t: u8) -> Kind {
+    match t {
+        1 => Kind::Call,
+        2 => Kind::Cast,
+        3 => Kind::Fanout,
+        4 => Kind::Notify,
+        5 => Kind::Reply,
+        _ => Kind::Ack,
+    }
+}
+
+/// The new driver (oslo.messaging 5.6 .. 8.1): G4 `'' | '1.0' | ...` and G3
+/// `'' | type | ...`, direct, through the proxy, or from its PUB socket.
+fn new_driver(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
+    let first = frame(frames, 0)?;
+    let (version, rest) = match frame(frames, 1)? {
+        b"1.0" => ("1.0", frames.get(2..)?),
+        _ if first.is_empty() => ("none", frames.get(1..)?),
+        _ => return None,
+    };
+    let mut rpc = Rpc::new(Driver::Zmq);
+    rpc.envelope = version.into();
+    if !first.is_empty() {
+        // PUB -> SUB: the first frame is the subscription topic.
+        let topic = text(first)?;
+        let t = is_type_digit(frame(rest, 0)?)?;
+        rpc.kind = kind_of(t);
+        rpc.topic = Some(topic.to_string());
+        rpc.msg_id = text(frame(rest, 1)?).map(str::to_string);
+        decode_body(&mut rpc, rest.get(2), redaction);
+        return Some(rpc);
+    }
+    let n = rest.len();
+    let id = |i: usize| frame(rest, i).and_then(text).map(str::to_string);
+    if let Some(t) = frame(rest, 0).and_then(is_type_digit) {
+        rpc.kind = kind_of(t);
+        match (rpc.kind, n) {
+            // Direct: type | message_id | body.
+            (Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify | Kind::Reply, 3) => {
+                rpc.msg_id = id(1);
+                decode_body(&mut rpc, rest.get(2), redaction);
+            }
+            // To the proxy: type | routing_key | message_id | body.
+            (Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify, 4) => {
+                rpc.routing_key = id(1);
+                rpc.msg_id = id(2);
+                decode_body(&mut rpc, rest.get(3), redaction);
+            }
+            // Server to the proxy: type | reply_id | message_id [| body].
+            (Kind::Reply, 4) | (Kind::Ack, 3) => {
+                rpc.reply_id = id(1);
+                rpc.msg_id = id(2);
+                decode_body(&mut rpc, rest.get(3), redaction);
+            }
+            _ => return None,
+        }
+    } else if let Some(t) = frame(rest, 1).and_then(is_type_digit) {
+        // From the proxy: identity | type | message_id [| body].
+        rpc.kind = kind_of(t);
+        match rpc.kind {
+            Kind::Reply | Kind::Ack => rpc.routing_key = id(0),
+            _ => rpc.reply_id = id(0),
+        }
+        rpc.msg_id = id(2);
+        decode_body(&mut rpc, rest.get(3), redaction);
+    } else {
+        return None;
+    }
+    if let Some(key) = rpc.routing_key.clone() {
+        rpc.take_routing_key(&key);
+    }
+    Some(rpc)
+}
+
+/// A new-driver body: `[context, message]` for requests, `[reply, failure]`
+/// for replies (G3 direct replies: a dict); JSON or msgpack.
+fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, redaction: Redaction) {
+    let Some(&(bytes, whole)) = body else {
+        return;
+    };
+    if !whole {
+        rpc.truncated = true;
+        return;
+    }
+    let value = match bytes.first() {
+        Some(b'[' | b'{') => serde_json::from_slice::<Value>(bytes).ok(),
+        Some(_) => {
+            rpc.serialization = Some("msgpack");
+            msgpack(bytes)
+        }
+        None => None,
+    };
+    let Some(value) = value else {
+        rpc.undecodable = true;
+        return;
+    };
+    match rpc.kind {
+        Kind::Reply => {
+            let (reply, failure) = match &value {
+                Value::Array(a) => (a.first().cloned(), a.get(1).cloned()),
+                Value::Object(o) => (o.get("reply_body").cloned(), o.get("failure").cloned()),
+                _ => (None, None),
+            };
+            if let Some(reply) = reply.filter(|r| !r.is_null()) {
+                rpc.args = Some(redact(reply, redaction));
+            }
+            rpc.failure = failure
+                .filter(|f| !f.is_null())
+                .map(|f| failure_summary(&f));
+        }
+        Kind::Ack => {}
+        _ => {
+            let Value::Array(parts) = value else {
+                return;
+            };
+            if let Some(ctx) = parts.first() {
+                rpc.take_context(ctx);
+            }
+            if let Some(msg) = parts.get(1) {
+                if msg.get("method").is_some() {
+                    rpc.take_message(msg, redaction);
+                } else if msg.get("event_type").is_some() {
+                    rpc.take_notification(msg, redaction);
+                }
+            }
+        }
+    }
+}
+
+/// msgpack to JSON values, refusing depth beyond the bound.
+fn msgpack(bytes: &[u8]) -> Option<Value> {
+    let mut reader = bytes;
+    let value = rmpv::decode::read_value_with_max_depth(&mut reader, MAX_DEPTH).ok()?;
+    Some(to_json(&value))
+}
+
+fn to_json(v: &rmpv::Value) -> Value {
+    use rmpv::Value as M;
+    match v {
+        M::Nil => Value::Null,
+        M::Boolean(b) => Value::Bool(*b),
+        M::Integer(i) => i
+            .as_i64()
+            .map(Value::from)
+            .or_else(|| i.as_u64().map(Value::from))
+            .unwrap_or(Value::Null),
+        M::F32(f) => serde_json::Number::from_f64(f64::from(*f)).map_or(Value::Null, Value::Number),
+        M::F64(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        M::String(s) => Value::String(s.as_str().map_or_else(
+            || String::from_utf8_lossy(s.as_bytes()).into_owned(),
+            str::to_string,
+        )),
+        M::Binary(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+        M::Array(items) => Value::Array(items.iter().map(to_json).collect()),
+        M::Map(pairs) => Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        M::String(s) => s.as_str().unwrap_or("?").to_string(),
+                        other => other.to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
+        M::Ext(_, _) => Value::Null,
+    }
+}
+
+/// "ValueError: boom requested" from oslo's serialised remote exception
+/// (a JSON string of {class, module, message, tb, ...}, or the object).
+fn failure_summary(v: &Value) -> String {
+    let parsed;
+    let object = match v {
+        Value::String(s) => {
+            parsed = serde_json::from_str::<Value>(s).ok();
+            parsed.as_ref()
+        }
+        other => Some(other),
+    };
+    match object {
+        Some(o) => {
+            let class = o
+                .get("class")
+                .and_then(Value::as_str)
+                .unwrap_or("RemoteError");
+            let message = o.get("message").and_then(Value::as_str).unwrap_or("");
+            if message.is_empty() {
+                class.to_string()
+            } else {
+                format!("{class}: {message}")
+            }
+        }
+        None => v
+            .as_str()
+            .unwrap_or("remote error")
+            .chars()
+            .take(200)
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(parts: &[&[u8]]) -> Vec<(&'static [u8], bool)> {
+        parts
+            .iter()
+            .map(|p| (&*Box::leak(p.to_vec().into_boxed_slice()), true))
+            .collect()
+    }
+
+    #[test]
+    fn legacy_call_is_unwrapped() {
+        let body = br#"["{\"user_id\": \"u1\", \"project_id\": \"p1\", \"auth_token\": \"SECRET\"}", {"method": "-reply", "args": {"msg_id": "abc123", "topic": "zmq_replies.controller", "msg": ["{\"request_id\": \"req-1\"}", {"method": "get_host_uptime", "args": {"password": "hunter2", "x": 1}, "version": "3.0"}]}}]"#;
+        let rpc = decode(
+            &frames(&[b"0", b"compute.compute1", b"cast", body]),
+            Redaction::On,
+        )
+        .unwrap();
+        assert_eq!(rpc.kind, Kind::Call);
+        assert_eq!(rpc.method.as_deref(), Some("get_host_uptime"));
+        assert_eq!(rpc.msg_id.as_deref(), Some("abc123"));
+        assert_eq!(rpc.server.as_deref(), Some("compute1"));
+        assert_eq!(rpc.reply_topic.as_deref(), Some("zmq_replies.controller"));
+        assert_eq!(rpc.request_id.as_deref(), Some("req-1"));
+        assert_eq!(rpc.user.as_deref(), Some("u1"));
+        let args = rpc.args.unwrap().to_string();
+        assert!(
+            args.contains("<redacted>") && !args.contains("hunter2"),
+            "{args}"
+        );
+    }
+
+    #[test]
+    fn impl_zmq_v2_pairs_in_either_order() {
+        let msg = br#"{"message_id": "n1", "event_type": "compute.instance.create.end", "priority": "INFO", "payload": {}}"#;
+        for order in [
+            [&b"oslo.version"[..], b"2.0", b"oslo.message", msg],
+            [b"oslo.message", msg, b"oslo.version", b"2.0"],
+        ] {
+            let mut parts: Vec<&[u8]> = vec![
+                b"0",
+                b"notifications-info.ceilometer",
+                b"impl_zmq_v2",
+                b"{}",
+            ];
+            parts.extend_from_slice(&order);
+            let rpc = decode(&frames(&parts), Redaction::On).unwrap();
+            assert_eq!(rpc.kind, Kind::Notify);
+            assert_eq!(
+                rpc.event_type.as_deref(),
+                Some("compute.instance.create.end")
+            );
+            assert_eq!(rpc.oslo_version.as_deref(), Some("2.0"));
+        }
+    }
+
+    #[test]
+    fn new_driver_layouts() {
+        let body = br#"[{"user_id": "u"}, {"method": "ping", "args": {}}]"#;
+        let direct = decode(&frames(&[b"", b"1.0", b"1", b"id-1", body]), Redaction::On).unwrap();
+        assert_eq!(
+            (
+                direct.kind,
+                direct.msg_id.as_deref(),
+                direct.method.as_deref()
+            ),
+            (Kind::Call, Some("id-1"), Some("ping"))
+        );
+        let to_proxy = decode(
+            &frames(&[
+                b"",
+                b"1.0",
+                b"1",
+                b"10.0.0.2/compute/node-1/uuid",
+                b"id-2",
+                body,
+            ]),
+            Redaction::On,
+        )
+        .unwrap();
+        assert_eq!(
+            (to_proxy.topic.as_deref(), to_proxy.server.as_deref()),
+            (Some("compute"), Some("node-1"))
+        );
+        let from_proxy = decode(
+            &frames(&[b"", b"1.0", b"10.0.0.1/uuid", b"1", b"id-2", body]),
+            Redaction::On,
+        )
+        .unwrap();
+        assert_eq!(from_proxy.reply_id.as_deref(), Some("10.0.0.1/uuid"));
+        let ack = decode(
+            &frames(&[b"", b"1.0", b"6", b"10.0.0.1/uuid", b"id-2"]),
+            Redaction::On,
+        )
+        .unwrap();
+        assert_eq!((ack.kind, ack.msg_id.as_deref()), (Kind::Ack, Some("id-2")));
+        let reply = decode(
+            &frames(&[
+                b"",
+                b"1.0",
+                b"5",
+                b"id-1",
+                br#"[null, "{\"class\": \"ValueError\", \"message\": \"boom\"}"]"#,
+            ]),
+            Redaction::On,
+        )
+        .unwrap();
+        assert_eq!(reply.failure.as_deref(), Some("ValueError: boom"));
+        let g3 = decode(&frames(&[b"", b"2", b"id-3", body]), Redaction::On).unwrap();
+        assert_eq!((g3.kind, g3.envelope.as_str()), (Kind::Cast, "none"));
+    }
+
+    #[test]
+    fn msgpack_bodies() {
+        // [ {"user_id": "u"}, {"method": "ping"} ]
+        let body = b"\x92\x81\xa7user_id\xa1u\x81\xa6method\xa4ping";
+        let rpc = decode(&frames(&[b"", b"1.0", b"2", b"id", body]), Redaction::On).unwrap();
+        assert_eq!(rpc.method.as_deref(), Some("ping"));
+        assert_eq!(rpc.serialization, Some("msgpack"));
+    }
+
+    #[test]
+    fn hostile_bodies_never_panic() {
+        let deep = "[".repeat(100_000);
+        for body in [
+            &b"[\"{\\\"a"[..],
+            b"\xff\xfe\x00",
+            deep.as_bytes(),
+            b"\xdd\xff\xff\xff\xff",
+            b"[null, 7]",
+        ] {
+            let _ = decode(&frames(&[b"0", b"compute.h", b"cast", body]), Redaction::On);
+            let _ = decode(&frames(&[b"", b"1.0", b"1", b"id", body]), Redaction::On);
+            let _ = decode(&frames(&[b"", b"1.0", b"5", b"id", body]), Redaction::On);
+        }
+        assert!(decode(&frames(&[b"hello"]), Redaction::On).is_none());
+        assert!(decode(&frames(&[b"", b"x", b"y"]), Redaction::On).is_none());
+    }
+}

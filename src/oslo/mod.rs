@@ -1,0 +1,636 @@
+//! oslo.messaging on top of ZMTP: which RPC each message is, each call
+//! paired with its reply (latency from packet timestamps), calls that time
+//! out, and the same message seen again one hop further (haproxy, the oslo
+//! zmq proxy) reported as a forward and counted once.
+
+pub mod envelope;
+pub mod redact;
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+
+use serde_json::Value;
+
+pub use redact::Redaction;
+
+use crate::tcp::Connection;
+use crate::time::Timestamp;
+use crate::zmtp::{ConnSummary, Message, ZmtpEvent, ZmtpSink};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Driver {
+    /// The legacy driver (Grizzly .. Liberty): PUSH to a zmq-receiver.
+    ImplZmq,
+    /// oslo.messaging's zmq driver (2.6 .. 8.1): DEALER/ROUTER.
+    Zmq,
+}
+
+impl Driver {
+    pub fn label(self) -> &'static str {
+        match self {
+            Driver::ImplZmq => "impl_zmq",
+            Driver::Zmq => "zmq",
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Call,
+    Cast,
+    Fanout,
+    Notify,
+    Reply,
+    Ack,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Call => "call",
+            Kind::Cast => "cast",
+            Kind::Fanout => "fanout",
+            Kind::Notify => "notify",
+            Kind::Reply => "reply",
+            Kind::Ack => "ack",
+        }
+    }
+}
+
+/// What oslo says a message is. Only what applies is set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rpc {
+    pub driver: Driver,
+    /// `cast`, `impl_zmq_v2` (legacy); `1.0` or `none` (new driver).
+    pub envelope: String,
+    pub kind: Kind,
+    pub topic: Option<String>,
+    pub server: Option<String>,
+    pub method: Option<String>,
+    pub msg_id: Option<String>,
+    pub reply_topic: Option<String>,
+    pub namespace: Option<String>,
+    pub version: Option<String>,
+    pub event_type: Option<String>,
+    pub priority: Option<String>,
+    pub request_id: Option<String>,
+    pub user: Option<String>,
+    pub project: Option<String>,
+    /// Method arguments (a reply's result; a notification's payload),
+    /// secrets redacted unless asked.
+    pub args: Option<Value>,
+    pub failure: Option<String>,
+    pub routing_key: Option<String>,
+    pub reply_id: Option<String>,
+    pub payload_message_id: Option<String>,
+    pub oslo_version: Option<String>,
+    pub serialization: Option<&'static str>,
+    /// The body was longer than what the decoder keeps: fields in it unknown.
+    pub truncated: bool,
+    /// The body did not parse (invalid JSON/msgpack).
+    pub undecodable: bool,
+    /// This sighting is the same message one hop further.
+    pub forwarded: bool,
+    /// A reply that completed a call: request to reply, capture time.
+    pub latency_ns: Option<u64>,
+}
+
+impl Rpc {
+    pub fn new(driver: Driver) -> Self {
+        Rpc {
+            driver,
+            envelope: String::new(),
+            kind: Kind::Cast,
+            topic: None,
+            server: None,
+            method: None,
+            msg_id: None,
+            reply_topic: None,
+            namespace: None,
+            version: None,
+            event_type: None,
+            priority: None,
+            request_id: None,
+            user: None,
+            project: None,
+            args: None,
+            failure: None,
+            routing_key: None,
+            reply_id: None,
+            payload_message_id: None,
+            oslo_version: None,
+            serialization: None,
+            truncated: false,
+            undecodable: false,
+            forwarded: false,
+            latency_ns: None,
+        }
+    }
+
+    fn take_context(&mut self, ctx: &Value) {
+        let s = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| ctx.get(*k).and_then(Value::as_str))
+                .map(str::to_string)
+        };
+        self.request_id = s(&["request_id"]).or(self.request_id.take());
+        self.user = s(&["user_id", "user", "user_name"]).or(self.user.take());
+        self.project = s(&["project_id", "tenant", "project", "tenant_id"]).or(self.project.take());
+    }
+
+    fn take_message(&mut self, msg: &Value, redaction: Redaction) {
+        let s = |k: &str| msg.get(k).and_then(Value::as_str).map(str::to_string);
+        self.method = s("method");
+        self.namespace = s("namespace");
+        self.version = s("version");
+        self.args = msg
+            .get("args")
+            .cloned()
+            .map(|a| redact::redact(a, redaction));
+    }
+
+    fn take_notification(&mut self, msg: &Value, redaction: Redaction) {
+        let s = |k: &str| msg.get(k).and_then(Value::as_str).map(str::to_string);
+        self.kind = Kind::Notify;
+        self.event_type = s("event_type");
+        self.priority = s("priority");
+        self.payload_message_id = s("message_id");
+        self.args = msg
+            .get("payload")
+            .cloned()
+            .map(|a| redact::redact(a, redaction));
+    }
+
+    /// The new driver's DEALER identities name topic and server:
+    /// `host/topic/server/uuid` or `host/topic/uuid` (G4, with the `1.0`
+    /// frame), `host/topic.server/uuid` (G3).
+    fn take_routing_key(&mut self, key: &str) {
+        let parts: Vec<&str> = key.split('/').collect();
+        match parts.as_slice() {
+            [_, topic, server, _] => {
+                self.topic = Some((*topic).to_string());
+                self.server = Some((*server).to_string());
+            }
+            [_, target, _] if self.envelope == "1.0" => self.topic = Some((*target).to_string()),
+            [_, target, _] => match target.split_once('.') {
+                Some((topic, server)) => {
+                    self.topic = Some(topic.to_string());
+                    self.server = Some(server.to_string());
+                }
+                None => self.topic = Some((*target).to_string()),
+            },
+            _ => {}
+        }
+    }
+}
+
+/// A call matched with its reply.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallEvent {
+    pub msg_id: String,
+    pub topic: Option<String>,
+    pub method: Option<String>,
+    pub caller: SocketAddr,
+    pub server: SocketAddr,
+    pub conn: String,
+    pub request_ts: Timestamp,
+    pub reply_ts: Timestamp,
+    pub failure: Option<String>,
+    pub driver: Driver,
+}
+
+impl CallEvent {
+    pub fn latency_ns(&self) -> u64 {
+        self.reply_ts.nanos_since(self.request_ts)
+    }
+}
+
+/// A call with no reply within the timeout (or by the end of the input).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeoutEvent {
+    pub ts: Timestamp,
+    pub msg_id: String,
+    pub topic: Option<String>,
+    pub method: Option<String>,
+    pub caller: SocketAddr,
+    pub server: SocketAddr,
+    pub conn: String,
+    pub request_ts: Timestamp,
+    pub waited_ns: u64,
+    pub at_end_of_input: bool,
+}
+
+/// The same message seen on a second connection, one hop further.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForwardEvent {
+    pub ts: Timestamp,
+    pub from_conn: String,
+    pub to_conn: String,
+    pub kind: Kind,
+    pub topic: Option<String>,
+    pub msg_id: Option<String>,
+    pub delay_ns: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RpcEvent {
+    Call(CallEvent),
+    Timeout(TimeoutEvent),
+    Forward(ForwardEvent),
+}
+
+/// A consumer of the oslo layer: every ZMTP event (messages with their
+/// `Rpc` when oslo), then calls, timeouts and forwards.
+pub trait OsloSink {
+    fn zmtp(&mut self, conn: &Connection, event: &ZmtpEvent<'_>, rpc: Option<&Rpc>);
+    fn rpc(&mut self, event: &RpcEvent);
+    fn retired(&mut self, _conn: &Connection, _summary: &ConnSummary) {}
+}
+
+#[derive(Clone, Debug)]
+pub struct OsloConfig {
+    /// A call unanswered this long (capture time) is reported as a timeout.
+    pub rpc_timeout_ns: u64,
+    pub redaction: Redaction,
+    /// Calls awaiting a reply; beyond it the oldest is dropped and counted.
+    pub max_pending: usize,
+    /// Recent requests remembered to name replies and ACKs.
+    pub max_recent: usize,
+    /// How long after a message its copy on the next hop is still a forward.
+    pub forward_window_ns: u64,
+    /// Messages remembered for forward detection.
+    pub max_sightings: usize,
+}
+
+impl Default for OsloConfig {
+    fn default() -> Self {
+        OsloConfig {
+            rpc_timeout_ns: 60_000_000_000,
+            redaction: Redaction::On,
+            max_pending: 100_000,
+            max_recent: 65_536,
+            forward_window_ns: 5_000_000_000,
+            max_sightings: 65_536,
+        }
+    }
+}
+
+/// What the oslo layer counted, for the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OsloCounters {
+    pub rpc_messages: u64,
+    pub calls: u64,
+    pub timeouts: u64,
+    pub failures: u64,
+    pub forwards: u64,
+    /// Replies whose request is not in the capture (or was forgotten).
+    pub unmatched_replies: u64,
+    /// Calls forgotten because too many were waiting at once.
+    pub pending_evicted: u64,
+    pub truncated_bodies: u64,
+    pub undecodable_bodies: u64,
+}
+
+struct Pending {
+    request_ts: Timestamp,
+    topic: Option<String>,
+    method: Option<String>,
+    caller: SocketAddr,
+    server: SocketAddr,
+    conn: String,
+    driver: Driver,
+    /// A reply seen on an inner hop (server -> proxy), before the last one.
+    inner_reply: Option<(Timestamp, Option<String>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum SightKey {
+    Id(Kind, String),
+    Content(u64),
+}
+
+struct Sighting {
+    conn_id: u64,
+    conn: String,
+    src: SocketAddr,
+    dst: SocketAddr,
+    ts: Timestamp,
+}
+
+/// The oslo layer: a [`ZmtpSink`] feeding an [`OsloSink`].
+pub struct OsloDecoder<S> {
+    config: OsloConfig,
+    sink: S,
+    counters: OsloCounters,
+    pending: HashMap<String, Pending>,
+    /// Call ids in request order, for timeouts and eviction.
+    deadlines: VecDeque<(Timestamp, String)>,
+    recent: HashMap<String, (Option<String>, Option<String>)>,
+    recent_order: VecDeque<String>,
+    sightings: HashMap<SightKey, Sighting>,
+    sighting_order: VecDeque<(Timestamp, SightKey)>,
+    last_ts: Timestamp,
+}
+
+impl<S: OsloSink> OsloDecoder<S> {
+    pub fn new(config: OsloConfig, sink: S) -> Self {
+        OsloDecoder {
+            config,
+            sink,
+            counters: OsloCounters::default(),
+            pending: HashMap::new(),
+            deadlines: VecDeque::new(),
+            recent: HashMap::new(),
+            recent_order: VecDeque::new(),
+            sightings: HashMap::new(),
+            sighting_order: VecDeque::new(),
+            last_ts: Timestamp::ZERO,
+        }
+    }
+
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    pub fn counters(&self) -> &OsloCounters {
+        &self.counters
+    }
+
+    /// End of input: calls still waiting are timeouts now.
+    pub fn finish(&mut self) {
+        let now = self.last_ts;
+        let waiting: Vec<(Timestamp, String)> = self.deadlines.drain(..).collect();
+        for (_, id) in waiting {
+            if let Some(p) = self.pending.remove(&id) {
+                if let Some((reply_ts, failure)) = p.inner_reply.clone() {
+                    // Only an inner hop of the reply was captured.
+                    self.complete(id, p, reply_ts, failure);
+                } else {
+                    self.time_out(id, p, now, true);
+                }
+            }
+        }
+    }
+
+    fn expire(&mut self, now: Timestamp) {
+        while let Some((deadline, _)) = self.deadlines.front() {
+            if *deadline > now {
+                break;
+            }
+            let Some((deadline, id)) = self.deadlines.pop_front() else {
+                break;
+            };
+            if let Some(p) = self.pending.remove(&id) {
+                self.time_out(id, p, deadline, false);
+            }
+        }
+        while let Some((ts, _)) = self.sighting_order.front() {
+            if now.nanos_since(*ts) <= self.config.forward_window_ns
+                && self.sighting_order.len() <= self.config.max_sightings
+            {
+                break;
+            }
+            if let Some((ts, key)) = self.sighting_order.pop_front() {
+                if self.sightings.get(&key).is_some_and(|s| s.ts == ts) {
+                    self.sightings.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn time_out(&mut self, msg_id: String, p: Pending, now: Timestamp, at_end: bool) {
+        self.counters.timeouts += 1;
+        self.sink.rpc(&RpcEvent::Timeout(TimeoutEvent {
+            ts: now,
+            msg_id,
+            topic: p.topic,
+            method: p.method,
+            caller: p.caller,
+            server: p.server,
+            conn: p.conn,
+            request_ts: p.request_ts,
+            waited_ns: now.nanos_since(p.request_ts),
+            at_end_of_input: at_end,
+        }));
+    }
+
+    fn complete(
+        &mut self,
+        msg_id: String,
+        p: Pending,
+        reply_ts: Timestamp,
+        failure: Option<String>,
+    ) {
+        self.counters.calls += 1;
+        if failure.is_some() {
+            self.counters.failures += 1;
+        }
+        self.sink.rpc(&RpcEvent::Call(CallEvent {
+            msg_id,
+            topic: p.topic,
+            method: p.method,
+            caller: p.caller,
+            server: p.server,
+            conn: p.conn,
+            request_ts: p.request_ts,
+            reply_ts,
+            failure,
+            driver: p.driver,
+        }));
+    }
+
+    fn remember(&mut self, id: &str, topic: &Option<String>, method: &Option<String>) {
+        if self
+            .recent
+            .insert(id.to_string(), (topic.clone(), method.clone()))
+            .is_none()
+        {
+            self.recent_order.push_back(id.to_string());
+            while self.recent_order.len() > self.config.max_recent {
+                if let Some(old) = self.recent_order.pop_front() {
+                    self.recent.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Whether this sighting is a copy of one the previous hop sent here.
+    fn sighting(
+        &mut self,
+        conn: &Connection,
+        m: &Message<'_>,
+        rpc: &Rpc,
+    ) -> Option<(u64, String, Timestamp)> {
+        let key = match (&rpc.msg_id, rpc.driver) {
+            (Some(id), Driver::Zmq) => SightKey::Id(rpc.kind, id.clone()),
+            _ => {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                for f in m.frames {
+                    f.len.hash(&mut h);
+                    m.kept(f).hash(&mut h);
+                }
+                SightKey::Content(h.finish())
+            }
+        };
+        let (src, dst) = conn.endpoints(m.dir);
+        let previous = self.sightings.get(&key).and_then(|prev| {
+            let hop = prev.conn_id != conn.id
+                && prev.dst.ip() == src.ip()
+                && prev.dst != dst
+                && prev.src != src
+                && m.ts.nanos_since(prev.ts) <= self.config.forward_window_ns;
+            hop.then(|| (prev.conn_id, prev.conn.clone(), prev.ts))
+        });
+        self.sightings.insert(
+            key.clone(),
+            Sighting {
+                conn_id: conn.id,
+                conn: conn.label(),
+                src,
+                dst,
+                ts: m.ts,
+            },
+        );
+        self.sighting_order.push_back((m.ts, key));
+        previous
+    }
+
+    fn message(&mut self, conn: &Connection, event: &ZmtpEvent<'_>, m: &Message<'_>) {
+        self.last_ts = self.last_ts.max(m.ts);
+        self.expire(m.ts);
+        let frames: Vec<(&[u8], bool)> = m
+            .frames
+            .iter()
+            .map(|f| (m.kept(f), f.missing == 0 && m.kept(f).len() as u64 == f.len))
+            .collect();
+        let Some(mut rpc) = envelope::decode(&frames, self.config.redaction) else {
+            self.sink.zmtp(conn, event, None);
+            return;
+        };
+        self.counters.rpc_messages += 1;
+        self.counters.truncated_bodies += u64::from(rpc.truncated);
+        self.counters.undecodable_bodies += u64::from(rpc.undecodable);
+        let (src, dst) = conn.endpoints(m.dir);
+        let forward = self.sighting(conn, m, &rpc);
+        rpc.forwarded = forward.is_some();
+        if let (true, Some(id)) = (rpc.forwarded, &rpc.msg_id) {
+            // A later hop may lack what the first one said (the proxy's
+            // backend frames carry no routing key).
+            if let Some((topic, method)) = self.recent.get(id) {
+                rpc.topic = rpc.topic.take().or_else(|| topic.clone());
+                rpc.method = rpc.method.take().or_else(|| method.clone());
+            }
+        }
+        if rpc.topic.is_none() && rpc.server.is_none() && rpc.driver == Driver::Zmq {
+            // Direct mode: the topic is not on the wire; the server's
+            // endpoint is.
+            let server = match rpc.kind {
+                Kind::Reply | Kind::Ack => src,
+                _ => dst,
+            };
+            rpc.server = Some(server.to_string());
+        }
+        let mut completed = None;
+        if let Some(id) = rpc.msg_id.clone() {
+            match rpc.kind {
+                Kind::Call if !rpc.forwarded => {
+                    if !self.pending.contains_key(&id) {
+                        if self.pending.len() >= self.config.max_pending {
+                            if let Some((_, old)) = self.deadlines.pop_front() {
+                                self.pending.remove(&old);
+                                self.counters.pending_evicted += 1;
+                            }
+                        }
+                        let deadline = Timestamp::from_nanos(
+                            m.ts.as_nanos().saturating_add(self.config.rpc_timeout_ns),
+                        );
+                        self.deadlines.push_back((deadline, id.clone()));
+                        self.pending.insert(
+                            id.clone(),
+                            Pending {
+                                request_ts: m.ts,
+                                topic: rpc.topic.clone(),
+                                method: rpc.method.clone(),
+                                caller: src,
+                                server: dst,
+                                conn: conn.label(),
+                                driver: rpc.driver,
+                                inner_reply: None,
+                            },
+                        );
+                    }
+                    self.remember(&id, &rpc.topic, &rpc.method);
+                }
+                Kind::Cast | Kind::Fanout | Kind::Notify if !rpc.forwarded => {
+                    self.remember(&id, &rpc.topic, &rpc.method);
+                }
+                Kind::Reply => match self.pending.get_mut(&id) {
+                    Some(p) => {
+                        rpc.method = rpc.method.take().or_else(|| p.method.clone());
+                        rpc.topic = rpc.topic.take().or_else(|| p.topic.clone());
+                        // The reply has reached the caller (or, legacy, has
+                        // left for its receiver): the call is complete.
+                        if p.driver == Driver::ImplZmq || dst == p.caller {
+                            rpc.latency_ns = Some(m.ts.nanos_since(p.request_ts));
+                            completed = Some((id.clone(), m.ts, rpc.failure.clone()));
+                        } else {
+                            p.inner_reply = Some((m.ts, rpc.failure.clone()));
+                        }
+                    }
+                    None => match self.recent.get(&id) {
+                        // A reply already matched (seen again on a later hop).
+                        Some((topic, method)) if rpc.forwarded => {
+                            rpc.method = rpc.method.take().or_else(|| method.clone());
+                            rpc.topic = rpc.topic.take().or_else(|| topic.clone());
+                        }
+                        _ => self.counters.unmatched_replies += 1,
+                    },
+                },
+                Kind::Ack => {
+                    if let Some((topic, method)) = self.recent.get(&id) {
+                        rpc.method = rpc.method.take().or_else(|| method.clone());
+                        rpc.topic = rpc.topic.take().or_else(|| topic.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.sink.zmtp(conn, event, Some(&rpc));
+        if let Some((id, reply_ts, failure)) = completed {
+            if let Some(p) = self.pending.remove(&id) {
+                self.complete(id, p, reply_ts, failure);
+            }
+        }
+        if let Some((_, from_conn, first_ts)) = forward {
+            self.counters.forwards += 1;
+            self.sink.rpc(&RpcEvent::Forward(ForwardEvent {
+                ts: m.ts,
+                from_conn,
+                to_conn: conn.label(),
+                kind: rpc.kind,
+                topic: rpc.topic.clone(),
+                msg_id: rpc.msg_id.clone(),
+                delay_ns: m.ts.nanos_since(first_ts),
+            }));
+        }
+    }
+}
+
+impl<S: OsloSink> ZmtpSink for OsloDecoder<S> {
+    fn event(&mut self, conn: &Connection, event: ZmtpEvent<'_>) {
+        if let ZmtpEvent::Message(m) = &event {
+            self.message(conn, &event, m);
+        } else {
+            self.sink.zmtp(conn, &event, None);
+        }
+    }
+
+    fn retired(&mut self, conn: &Connection, summary: &ConnSummary) {
+        self.sink.retired(conn, summary);
+    }
+}
