@@ -341,11 +341,15 @@ fn run_decode(input: &InputArgs, output: &OutputArgs, what: Decode) -> Result<()
                 OutputMode::Jsonl => stats::Format::Jsonl,
             };
             let report = StatsReport::new(stdout_sink(), format, precision);
-            let mut decoder = ZmtpDecoder::new(ports, auto, DecoderLimits::default(), report);
+            let oslo = OsloDecoder::new(oslo_config(input, output)?, report);
+            let mut decoder = ZmtpDecoder::new(ports, auto, DecoderLimits::default(), oslo);
             let result = engine.run(&mut *source, &mut decoder);
             let counters = decoder.counters().clone();
-            let mut report = decoder.into_sink();
-            report.finish(&engine.stats(), &counters);
+            let mut oslo = decoder.into_sink();
+            oslo.finish();
+            let oslo_counters = oslo.counters().clone();
+            let report = oslo.sink_mut();
+            report.finish(&engine.stats(), &counters, &oslo_counters);
             let written = report.sink_mut().finish();
             finish(result, written, &*source)
         }

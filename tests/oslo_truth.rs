@@ -283,3 +283,46 @@ fn new_rocky_proxy_acks() {
     assert_eq!(summary["calls"], 10);
     assert_eq!(summary["forwards"], 45);
 }
+
+#[test]
+fn stats_per_topic_and_method_count_hops_once() {
+    let path = captures().join("oslo").join("new_rocky_proxy_acks.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
+        .args(["stats", "-r", path.to_str().unwrap(), "-o", "jsonl"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let row = |method: &str| {
+        lines
+            .iter()
+            .find(|l| {
+                l["event"] == "topic_stats" && l["topic"] == "compute" && l["method"] == method
+            })
+            .unwrap_or_else(|| panic!("no row for compute {method}"))
+            .clone()
+    };
+    // 6 ping calls through the proxy: request, ACK and reply each, every
+    // one seen on two hops but counted once.
+    let ping = row("ping");
+    assert_eq!(ping["messages"], 18);
+    assert_eq!(ping["calls"], 6);
+    assert_eq!(ping["timeouts"], 0);
+    let latency = &ping["latency_ms"];
+    let (p50, max) = (
+        latency["p50"].as_f64().unwrap(),
+        latency["max"].as_f64().unwrap(),
+    );
+    assert!(p50 > 0.0 && p50 <= max && max < 100.0, "{latency}");
+    assert_eq!(row("boom")["failures"], 1);
+    assert!(lines
+        .iter()
+        .any(|l| l["event"] == "talker" && l["host"] == "127.0.10.1"));
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["calls"], 10);
+    assert_eq!(summary["messages"], 90);
+}

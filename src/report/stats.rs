@@ -3,13 +3,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::net::IpAddr;
+
+use hdrhistogram::Histogram;
 
 use super::{Counts, Sink};
+use crate::oslo::{OsloCounters, OsloSink, Rpc, RpcEvent};
 use crate::output::{utc_datetime, JsonObject};
 use crate::pipeline::{Progress, RunStats};
 use crate::tcp::{Connection, Direction};
 use crate::time::{Precision, Timestamp};
-use crate::zmtp::{ConnSummary, Version, ZmtpCounters, ZmtpEvent, ZmtpSink};
+use crate::zmtp::{ConnSummary, Version, ZmtpCounters, ZmtpEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -20,6 +24,52 @@ pub enum Format {
 /// Connection rows kept for the report; beyond it the quietest are dropped
 /// and counted.
 const MAX_ROWS: usize = 10_000;
+/// Distinct (topic, method) pairs tracked; later ones are folded into one
+/// "(other)" row, so hostile topic names cannot grow memory without bound.
+const MAX_TOPICS: usize = 4_096;
+/// Source hosts tracked for top talkers.
+const MAX_TALKERS: usize = 4_096;
+const OTHER: &str = "(other)";
+
+/// Per (topic, method).
+struct TopicTally {
+    messages: u64,
+    bytes: u64,
+    calls: u64,
+    timeouts: u64,
+    failures: u64,
+    /// Call latency in microseconds, 1 µs to 1 h, 2 significant digits.
+    latency: Option<Histogram<u64>>,
+}
+
+impl TopicTally {
+    fn new() -> Self {
+        TopicTally {
+            messages: 0,
+            bytes: 0,
+            calls: 0,
+            timeouts: 0,
+            failures: 0,
+            latency: None,
+        }
+    }
+
+    fn record_latency(&mut self, ns: u64) {
+        if self.latency.is_none() {
+            // Fails only for invalid bounds; then there are no percentiles.
+            self.latency = Histogram::new_with_bounds(1, 3_600_000_000, 2).ok();
+        }
+        if let Some(h) = &mut self.latency {
+            let _ = h.record((ns / 1_000).clamp(1, 3_600_000_000));
+        }
+    }
+}
+
+#[derive(Default)]
+struct Talker {
+    messages: u64,
+    bytes: u64,
+}
 
 #[derive(Clone, Debug, Default)]
 struct DirTally {
@@ -58,6 +108,10 @@ pub struct StatsReport<W: Write> {
     rows: Vec<Row>,
     dropped_rows: u64,
     by_socket: BTreeMap<String, SocketTally>,
+    topics: HashMap<(String, String), TopicTally>,
+    talkers: HashMap<IpAddr, Talker>,
+    first_ts: Option<Timestamp>,
+    last_ts: Timestamp,
 }
 
 impl<W: Write> StatsReport<W> {
@@ -71,6 +125,10 @@ impl<W: Write> StatsReport<W> {
             rows: Vec::new(),
             dropped_rows: 0,
             by_socket: BTreeMap::new(),
+            topics: HashMap::new(),
+            talkers: HashMap::new(),
+            first_ts: None,
+            last_ts: Timestamp::ZERO,
         }
     }
 
@@ -78,8 +136,143 @@ impl<W: Write> StatsReport<W> {
         &mut self.sink
     }
 
-    /// Print everything: connections (busiest first), socket types, summary.
-    pub fn finish(&mut self, stats: &RunStats, zmtp: &ZmtpCounters) {
+    fn topic(&mut self, topic: &str, method: &str) -> &mut TopicTally {
+        let key = (topic.to_string(), method.to_string());
+        if !self.topics.contains_key(&key) && self.topics.len() >= MAX_TOPICS {
+            return self
+                .topics
+                .entry((OTHER.into(), OTHER.into()))
+                .or_insert_with(TopicTally::new);
+        }
+        self.topics.entry(key).or_insert_with(TopicTally::new)
+    }
+
+    /// (topic, method) rows, busiest first, with rates over the capture.
+    fn topic_rows(&self) -> Vec<(&(String, String), &TopicTally)> {
+        let mut rows: Vec<_> = self.topics.iter().collect();
+        rows.sort_by(|a, b| b.1.messages.cmp(&a.1.messages).then(a.0.cmp(b.0)));
+        rows
+    }
+
+    fn duration_secs(&self) -> f64 {
+        self.first_ts
+            .map_or(0.0, |first| self.last_ts.nanos_since(first) as f64 / 1e9)
+    }
+
+    fn talker_rows(&self) -> Vec<(&IpAddr, &Talker)> {
+        let mut rows: Vec<_> = self.talkers.iter().collect();
+        rows.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
+        rows.truncate(10);
+        rows
+    }
+
+    fn write_topics(&mut self) {
+        let duration = self.duration_secs();
+        let rate = |n: u64| {
+            if duration > 0.0 {
+                n as f64 / duration
+            } else {
+                0.0
+            }
+        };
+        let pct = |h: &Option<Histogram<u64>>, q: f64| {
+            h.as_ref().map(|h| h.value_at_quantile(q) as f64 / 1e3)
+        };
+        let mut lines = Vec::new();
+        match self.format {
+            Format::Jsonl => {
+                for ((topic, method), t) in self.topic_rows() {
+                    let mut o = JsonObject::new();
+                    o.str("event", "topic_stats")
+                        .str("topic", topic)
+                        .str("method", method)
+                        .u64("messages", t.messages)
+                        .f64("rate", rate(t.messages), 3)
+                        .u64("bytes", t.bytes)
+                        .u64("calls", t.calls)
+                        .u64("timeouts", t.timeouts)
+                        .u64("failures", t.failures);
+                    if let Some(h) = &t.latency {
+                        let mut l = JsonObject::new();
+                        l.f64("p50", pct(&t.latency, 0.5).unwrap_or(0.0), 3)
+                            .f64("p90", pct(&t.latency, 0.9).unwrap_or(0.0), 3)
+                            .f64("p99", pct(&t.latency, 0.99).unwrap_or(0.0), 3)
+                            .f64("max", h.max() as f64 / 1e3, 3);
+                        o.object("latency_ms", l);
+                    }
+                    lines.push(o.finish());
+                }
+                for (host, t) in self.talker_rows() {
+                    let mut o = JsonObject::new();
+                    o.str("event", "talker")
+                        .str("host", &host.to_string())
+                        .u64("messages", t.messages)
+                        .u64("bytes", t.bytes);
+                    lines.push(o.finish());
+                }
+            }
+            Format::Table => {
+                lines.push(format!(
+                    "{:<32} {:<28} {:>8} {:>8} {:>10} {:>6} {:>5} {:>5} {:>9} {:>9} {:>9} {:>9}",
+                    "TOPIC",
+                    "METHOD",
+                    "MSGS",
+                    "MSG/S",
+                    "BYTES",
+                    "CALLS",
+                    "TOUT",
+                    "FAIL",
+                    "P50 MS",
+                    "P90 MS",
+                    "P99 MS",
+                    "MAX MS"
+                ));
+                for ((topic, method), t) in self.topic_rows() {
+                    let ms =
+                        |q: f64| pct(&t.latency, q).map_or("-".to_string(), |v| format!("{v:.2}"));
+                    let max = t
+                        .latency
+                        .as_ref()
+                        .map_or("-".to_string(), |h| format!("{:.2}", h.max() as f64 / 1e3));
+                    lines.push(format!(
+                        "{:<32} {:<28} {:>8} {:>8.2} {:>10} {:>6} {:>5} {:>5} {:>9} {:>9} {:>9} {:>9}",
+                        topic,
+                        method,
+                        t.messages,
+                        rate(t.messages),
+                        t.bytes,
+                        t.calls,
+                        t.timeouts,
+                        t.failures,
+                        ms(0.5),
+                        ms(0.9),
+                        ms(0.99),
+                        max
+                    ));
+                }
+                lines.push(String::new());
+                lines.push(format!(
+                    "{:<40} {:>10} {:>12}",
+                    "TOP TALKERS (by bytes sent)", "MESSAGES", "BYTES"
+                ));
+                for (host, t) in self.talker_rows() {
+                    lines.push(format!("{:<40} {:>10} {:>12}", host, t.messages, t.bytes));
+                }
+                lines.push(String::new());
+            }
+        }
+        for line in lines {
+            self.sink.line(&line);
+        }
+    }
+
+    /// Print everything: topics and methods, top talkers, connections
+    /// (busiest first), socket types, summary.
+    pub fn finish(&mut self, stats: &RunStats, zmtp: &ZmtpCounters, oslo: &OsloCounters) {
+        self.counts.set_oslo(oslo);
+        if !self.topics.is_empty() {
+            self.write_topics();
+        }
         self.rows.sort_by(|a, b| {
             let total = |r: &Row| r.dirs[0].messages + r.dirs[1].messages;
             total(b).cmp(&total(a)).then(a.first_ts.cmp(&b.first_ts))
@@ -196,11 +389,11 @@ impl<W: Write> StatsReport<W> {
     }
 }
 
-impl<W: Write> ZmtpSink for StatsReport<W> {
-    fn event(&mut self, conn: &Connection, event: ZmtpEvent<'_>) {
-        self.counts.count(&event);
+impl<W: Write> OsloSink for StatsReport<W> {
+    fn zmtp(&mut self, conn: &Connection, event: &ZmtpEvent<'_>, rpc: Option<&Rpc>) {
+        self.counts.count(event);
         let tally = self.live.entry(conn.id).or_default();
-        match &event {
+        match event {
             ZmtpEvent::Message(m) => {
                 let t = &mut tally[m.dir.index()];
                 t.messages += 1;
@@ -211,10 +404,49 @@ impl<W: Write> ZmtpSink for StatsReport<W> {
                     .or_default();
                 socket.messages += 1;
                 socket.bytes += m.bytes();
+                self.first_ts.get_or_insert(m.ts);
+                self.last_ts = self.last_ts.max(m.ts);
+                // A copy one hop further is the same message: counted once.
+                if let Some(rpc) = rpc.filter(|r| !r.forwarded) {
+                    let (topic, method) = topic_and_method(rpc);
+                    let bytes = m.bytes();
+                    let t = self.topic(&topic, &method);
+                    t.messages += 1;
+                    t.bytes += bytes;
+                    let (src, _) = conn.endpoints(m.dir);
+                    if self.talkers.len() < MAX_TALKERS || self.talkers.contains_key(&src.ip()) {
+                        let talker = self.talkers.entry(src.ip()).or_default();
+                        talker.messages += 1;
+                        talker.bytes += bytes;
+                    }
+                }
             }
             ZmtpEvent::Command(c) => tally[c.dir.index()].commands += 1,
             ZmtpEvent::Gap { dir, .. } => tally[dir.index()].gaps += 1,
             _ => {}
+        }
+    }
+
+    fn rpc(&mut self, event: &RpcEvent) {
+        let label = |t: &Option<String>, m: &Option<String>| {
+            (
+                t.clone().unwrap_or_else(|| "?".into()),
+                m.clone().unwrap_or_else(|| "-".into()),
+            )
+        };
+        match event {
+            RpcEvent::Call(c) => {
+                let (topic, method) = label(&c.topic, &c.method);
+                let t = self.topic(&topic, &method);
+                t.calls += 1;
+                t.failures += u64::from(c.failure.is_some());
+                t.record_latency(c.latency_ns());
+            }
+            RpcEvent::Timeout(to) => {
+                let (topic, method) = label(&to.topic, &to.method);
+                self.topic(&topic, &method).timeouts += 1;
+            }
+            RpcEvent::Forward(_) => {}
         }
     }
 
@@ -254,6 +486,22 @@ impl<W: Write> ZmtpSink for StatsReport<W> {
             self.rows.truncate(keep);
         }
     }
+}
+
+/// How a message is grouped: its topic (or, in direct mode where the topic
+/// is not on the wire, `?@server`) and its method (or event type).
+fn topic_and_method(rpc: &Rpc) -> (String, String) {
+    let topic = match (&rpc.topic, &rpc.server) {
+        (Some(t), _) => t.clone(),
+        (None, Some(s)) => format!("?@{s}"),
+        (None, None) => "?".into(),
+    };
+    let method = rpc
+        .method
+        .clone()
+        .or_else(|| rpc.event_type.clone())
+        .unwrap_or_else(|| format!("({})", rpc.kind.label()));
+    (topic, method)
 }
 
 impl<W: Write> Progress for StatsReport<W> {
