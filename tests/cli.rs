@@ -568,7 +568,7 @@ fn http_and_random_bytes_on_an_rpc_port_are_not_decoded() {
 #[test]
 fn a_frame_claiming_2_pow_62_bytes_costs_nothing() {
     let mut client = greeting31();
-    client.extend_from_slice(b"\x04\x19\x05READY\x0bSocket-Type\x00\x00\x00\x06DEALER");
+    client.extend_from_slice(b"\x04\x1c\x05READY\x0bSocket-Type\x00\x00\x00\x06DEALER");
     client.push(0x02);
     client.extend_from_slice(&(1u64 << 62).to_be_bytes());
     client.extend_from_slice(&[0x42; 100_000]);

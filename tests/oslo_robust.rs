@@ -1,0 +1,272 @@
+//! The oslo layer under stress: calls that never get a reply time out by
+//! capture time (and at the end of input), a storm of replies for unknown
+//! ids stays bounded, the table of waiting calls is capped, and hostile
+//! bodies never panic.
+
+use std::net::SocketAddr;
+
+use zmqtrace::net::{TcpFlags, TcpSegment};
+use zmqtrace::oslo::{OsloConfig, OsloDecoder, OsloSink, Rpc, RpcEvent};
+use zmqtrace::ports::PortSet;
+use zmqtrace::tcp::{Connection, Reassembler, TcpConfig};
+use zmqtrace::time::Timestamp;
+use zmqtrace::zmtp::{DecoderLimits, ZmtpDecoder, ZmtpEvent};
+
+#[derive(Default)]
+struct Seen {
+    rpc: Vec<Rpc>,
+    plain_messages: usize,
+    events: Vec<RpcEvent>,
+}
+
+impl OsloSink for Seen {
+    fn zmtp(&mut self, _: &Connection, event: &ZmtpEvent<'_>, rpc: Option<&Rpc>) {
+        if let ZmtpEvent::Message(_) = event {
+            match rpc {
+                Some(r) => self.rpc.push(r.clone()),
+                None => self.plain_messages += 1,
+            }
+        }
+    }
+    fn rpc(&mut self, event: &RpcEvent) {
+        self.events.push(event.clone());
+    }
+}
+
+fn frame(out: &mut Vec<u8>, body: &[u8], more: bool) {
+    if body.len() > 255 {
+        out.push(2 | u8::from(more));
+        out.extend_from_slice(&(body.len() as u64).to_be_bytes());
+    } else {
+        out.push(u8::from(more));
+        out.push(body.len() as u8);
+    }
+    out.extend_from_slice(body);
+}
+
+fn opening() -> Vec<u8> {
+    let mut g = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 1];
+    g.extend_from_slice(b"NULL");
+    g.resize(64, 0);
+    g.extend_from_slice(b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH");
+    g
+}
+
+fn message(frames: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        frame(&mut out, f, i + 1 < frames.len());
+    }
+    out
+}
+
+fn legacy_call(msg_id: &str) -> Vec<u8> {
+    let body = format!(
+        r#"["{{\"request_id\": \"req-1\"}}", {{"method": "-reply", "args": {{"msg_id": "{msg_id}", "topic": "zmq_replies.ctl", "msg": ["{{}}", {{"method": "get_it", "args": {{}}}}]}}}}]"#
+    );
+    message(&[b"0", b"compute.host1", b"cast", body.as_bytes()])
+}
+
+fn legacy_reply(msg_id: &str) -> Vec<u8> {
+    let body = format!(
+        r#"["{{}}", {{"method": "-process_reply", "args": {{"msg_id": "{msg_id}", "response": [1]}}}}]"#
+    );
+    message(&[
+        msg_id.as_bytes(),
+        b"zmq_replies.ctl",
+        b"cast",
+        body.as_bytes(),
+    ])
+}
+
+/// One PUSH connection per call of `send`, on loopback port 9501.
+struct Net {
+    tcp: Reassembler,
+    zmtp: ZmtpDecoder<OsloDecoder<Seen>>,
+    next_port: u16,
+}
+
+impl Net {
+    fn new(config: OsloConfig) -> Self {
+        Net {
+            tcp: Reassembler::new(TcpConfig::default()),
+            zmtp: ZmtpDecoder::new(
+                PortSet::default(),
+                true,
+                DecoderLimits::default(),
+                OsloDecoder::new(config, Seen::default()),
+            ),
+            next_port: 30000,
+        }
+    }
+
+    /// A connection from `from` to `to`:9501 carrying `messages` at `secs`.
+    fn send(&mut self, from: [u8; 4], to: [u8; 4], secs: f64, messages: &[Vec<u8>]) {
+        let client = SocketAddr::from((from, self.next_port));
+        self.next_port = self.next_port.wrapping_add(1).max(30000);
+        let server = SocketAddr::from((to, 9501));
+        let ts = Timestamp::from_nanos((secs * 1e9) as u64);
+        let mut bytes = opening();
+        for m in messages {
+            bytes.extend_from_slice(m);
+        }
+        fn seg(
+            ts: Timestamp,
+            src: SocketAddr,
+            dst: SocketAddr,
+            seq: u32,
+            flags: TcpFlags,
+            payload: &[u8],
+        ) -> TcpSegment<'_> {
+            TcpSegment {
+                ts,
+                src,
+                dst,
+                seq,
+                ack: 0,
+                flags,
+                payload,
+                missing_tail: 0,
+            }
+        }
+        let greeting = opening();
+        let syn = TcpFlags {
+            syn: true,
+            ..TcpFlags::default()
+        };
+        self.tcp
+            .segment(&seg(ts, client, server, 0, syn, &[]), &mut self.zmtp);
+        self.tcp.segment(
+            &seg(
+                ts,
+                server,
+                client,
+                0,
+                TcpFlags {
+                    syn: true,
+                    ack: true,
+                    ..TcpFlags::default()
+                },
+                &[],
+            ),
+            &mut self.zmtp,
+        );
+        self.tcp.segment(
+            &seg(ts, server, client, 1, TcpFlags::default(), &greeting),
+            &mut self.zmtp,
+        );
+        self.tcp.segment(
+            &seg(ts, client, server, 1, TcpFlags::default(), &bytes),
+            &mut self.zmtp,
+        );
+    }
+
+    fn finish(mut self) -> (Seen, zmqtrace::oslo::OsloCounters) {
+        self.tcp.finish(&mut self.zmtp);
+        let mut oslo = self.zmtp.into_sink();
+        oslo.finish();
+        let counters = oslo.counters().clone();
+        let seen = std::mem::take(oslo.sink_mut());
+        (seen, counters)
+    }
+}
+
+#[test]
+fn unanswered_calls_time_out_by_capture_time_and_at_the_end() {
+    let mut net = Net::new(OsloConfig {
+        rpc_timeout_ns: 1_000_000_000,
+        ..OsloConfig::default()
+    });
+    net.send([10, 0, 0, 1], [10, 0, 0, 2], 10.0, &[legacy_call("a1")]);
+    net.send([10, 0, 0, 1], [10, 0, 0, 2], 10.5, &[legacy_call("a2")]);
+    net.send([10, 0, 0, 2], [10, 0, 0, 1], 10.6, &[legacy_reply("a2")]);
+    // Time passes in the capture: a1 is overdue.
+    net.send([10, 0, 0, 1], [10, 0, 0, 2], 20.0, &[legacy_call("a3")]);
+    let (seen, counters) = net.finish();
+    let timeouts: Vec<_> = seen
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RpcEvent::Timeout(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(timeouts.len(), 2);
+    assert_eq!(timeouts[0].msg_id, "a1");
+    assert_eq!(timeouts[0].waited_ns, 1_000_000_000);
+    assert!(!timeouts[0].at_end_of_input);
+    assert_eq!(timeouts[1].msg_id, "a3");
+    assert!(timeouts[1].at_end_of_input);
+    let calls: Vec<_> = seen
+        .events
+        .iter()
+        .filter(|e| matches!(e, RpcEvent::Call(_)))
+        .collect();
+    assert_eq!(calls.len(), 1);
+    if let RpcEvent::Call(c) = calls[0] {
+        assert_eq!(c.msg_id, "a2");
+        assert_eq!(c.latency_ns(), 100_000_000);
+        assert_eq!(c.method.as_deref(), Some("get_it"));
+    }
+    assert_eq!((counters.calls, counters.timeouts), (1, 2));
+}
+
+#[test]
+fn a_reply_storm_for_unknown_ids_is_counted_not_stored() {
+    let mut net = Net::new(OsloConfig::default());
+    let replies: Vec<Vec<u8>> = (0..10_000)
+        .map(|i| legacy_reply(&format!("{i:032x}")))
+        .collect();
+    net.send([10, 0, 0, 2], [10, 0, 0, 1], 1.0, &replies);
+    let (seen, counters) = net.finish();
+    assert_eq!(counters.unmatched_replies, 10_000);
+    assert_eq!(seen.rpc.len(), 10_000);
+    assert!(
+        seen.events.is_empty(),
+        "no call or timeout out of unknown replies"
+    );
+}
+
+#[test]
+fn the_table_of_waiting_calls_is_capped() {
+    let mut net = Net::new(OsloConfig {
+        max_pending: 100,
+        ..OsloConfig::default()
+    });
+    let calls: Vec<Vec<u8>> = (0..1_000).map(|i| legacy_call(&format!("c{i}"))).collect();
+    net.send([10, 0, 0, 1], [10, 0, 0, 2], 1.0, &calls);
+    let (seen, counters) = net.finish();
+    assert_eq!(counters.pending_evicted, 900);
+    assert_eq!(counters.timeouts, 100);
+    assert_eq!(seen.rpc.len(), 1_000);
+}
+
+#[test]
+fn hostile_bodies_never_panic() {
+    let mut net = Net::new(OsloConfig::default());
+    let deep = "[".repeat(50_000);
+    let huge_args = format!(
+        r#"["{{}}", {{"method": "m", "args": {{"blob": "{}"}}}}]"#,
+        "x".repeat(200_000)
+    );
+    let bodies: Vec<Vec<u8>> = vec![
+        b"[\"{\\\"trunc".to_vec(),
+        vec![0xff, 0xfe, 0x80, 0x00],
+        deep.into_bytes(),
+        huge_args.into_bytes(),
+        b"[null, null]".to_vec(),
+        b"\xdd\xff\xff\xff\xff".to_vec(),
+    ];
+    let mut messages = Vec::new();
+    for b in &bodies {
+        messages.push(message(&[b"0", b"compute.h", b"cast", b]));
+        messages.push(message(&[b"", b"1.0", b"1", b"id", b]));
+        messages.push(message(&[b"", b"1.0", b"5", b"id", b]));
+        messages.push(message(&[b"\xc3\x28", b"\xff", b"cast", b]));
+    }
+    net.send([10, 0, 0, 1], [10, 0, 0, 2], 1.0, &messages);
+    let (seen, _) = net.finish();
+    assert_eq!(seen.rpc.len() + seen.plain_messages, messages.len());
+    // The 200 KB argument exceeds what the decoder keeps: marked, not guessed.
+    assert!(seen.rpc.iter().any(|r| r.truncated && r.method.is_none()));
+}
