@@ -1,0 +1,25 @@
+//! Arbitrary frames as an oslo message (legacy and new-driver layouts, JSON
+//! and msgpack bodies): the envelope decoder never panics, whatever the
+//! nesting, UTF-8 or lengths.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use zmqtrace::oslo::envelope;
+use zmqtrace::oslo::Redaction;
+
+fuzz_target!(|data: &[u8]| {
+    // Frames separated by 0xFE 0xFE; the first byte picks a prefix layout
+    // so the interesting branches are reached quickly.
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let mut frames: Vec<&[u8]> = match mode % 4 {
+        0 => vec![b"0", b"compute.host", b"cast"],
+        1 => vec![b"", b"1.0"],
+        2 => vec![b"0", b"notifications-info.h", b"impl_zmq_v2"],
+        _ => vec![],
+    };
+    frames.extend(rest.split(|&b| b == 0xfe));
+    let framed: Vec<(&[u8], bool)> = frames.iter().map(|f| (*f, mode & 4 == 0)).collect();
+    let _ = envelope::decode(&framed, Redaction::On);
+});
