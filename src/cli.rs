@@ -10,10 +10,11 @@ use crate::capture::{BpfFilter, CaptureError, FileSource, MergedSource, PacketSo
 use crate::oslo::{OsloConfig, OsloDecoder, Redaction};
 use crate::pipeline::Engine;
 use crate::ports::PortSet;
-use crate::report::flows::{self, FlowsReport};
-use crate::report::stats::{self, StatsReport};
-use crate::report::trace::{self, TraceReport};
+use crate::report::flows::FlowsReport;
+use crate::report::stats::StatsReport;
+use crate::report::trace::TraceReport;
 use crate::report::Sink;
+use crate::report::{DecodeReport, Format};
 use crate::tcp::TcpConfig;
 use crate::zmtp::{DecoderLimits, ZmtpDecoder};
 
@@ -279,8 +280,8 @@ fn run_flows(input: &InputArgs, output: &OutputArgs) -> Result<(), Failure> {
     let filter = input.filter.as_deref().map(BpfFilter::new).transpose()?;
     let mut source = open_input(input)?;
     let format = match output.output {
-        OutputMode::Table => flows::Format::Table,
-        OutputMode::Jsonl => flows::Format::Jsonl,
+        OutputMode::Table => Format::Table,
+        OutputMode::Jsonl => Format::Jsonl,
     };
     let mut report = FlowsReport::new(
         stdout_sink(),
@@ -305,17 +306,16 @@ enum Decode {
 
 fn run_decode(input: &InputArgs, output: &OutputArgs, what: Decode) -> Result<(), Failure> {
     let filter = input.filter.as_deref().map(BpfFilter::new).transpose()?;
-    let mut source = open_input(input)?;
+    let source = open_input(input)?;
     let precision = source.precision();
-    let mut engine = Engine::new(tcp_config(input), filter);
-    let ports = input.port.clone();
-    let auto = !input.no_auto;
+    let format = match output.output {
+        OutputMode::Table => Format::Table,
+        OutputMode::Jsonl => Format::Jsonl,
+    };
+    let oslo = oslo_config(input, output)?;
+    let engine = Engine::new(tcp_config(input), filter);
     match what {
         Decode::Trace => {
-            let format = match output.output {
-                OutputMode::Table => trace::Format::Table,
-                OutputMode::Jsonl => trace::Format::Jsonl,
-            };
             let report = TraceReport::new(
                 stdout_sink(),
                 format,
@@ -323,35 +323,40 @@ fn run_decode(input: &InputArgs, output: &OutputArgs, what: Decode) -> Result<()
                 input.count,
                 output.show_secrets,
             );
-            let oslo = OsloDecoder::new(oslo_config(input, output)?, report);
-            let mut decoder = ZmtpDecoder::new(ports, auto, DecoderLimits::default(), oslo);
-            let result = engine.run(&mut *source, &mut decoder);
-            let counters = decoder.counters().clone();
-            let mut oslo = decoder.into_sink();
-            oslo.finish();
-            let oslo_counters = oslo.counters().clone();
-            let report = oslo.sink_mut();
-            report.write_summary(&engine.stats(), &counters, &oslo_counters);
-            let written = report.sink_mut().finish();
-            finish(result, written, &*source)
+            decode(input, engine, source, oslo, report)
         }
-        Decode::Stats => {
-            let format = match output.output {
-                OutputMode::Table => stats::Format::Table,
-                OutputMode::Jsonl => stats::Format::Jsonl,
-            };
-            let report = StatsReport::new(stdout_sink(), format, precision);
-            let oslo = OsloDecoder::new(oslo_config(input, output)?, report);
-            let mut decoder = ZmtpDecoder::new(ports, auto, DecoderLimits::default(), oslo);
-            let result = engine.run(&mut *source, &mut decoder);
-            let counters = decoder.counters().clone();
-            let mut oslo = decoder.into_sink();
-            oslo.finish();
-            let oslo_counters = oslo.counters().clone();
-            let report = oslo.sink_mut();
-            report.finish(&engine.stats(), &counters, &oslo_counters);
-            let written = report.sink_mut().finish();
-            finish(result, written, &*source)
-        }
+        Decode::Stats => decode(
+            input,
+            engine,
+            source,
+            oslo,
+            StatsReport::new(stdout_sink(), format, precision),
+        ),
     }
+}
+
+/// Packets → TCP → ZMTP → oslo → `report`, then the report's closing lines.
+fn decode<R: DecodeReport>(
+    input: &InputArgs,
+    mut engine: Engine,
+    mut source: Box<dyn PacketSource>,
+    oslo: OsloConfig,
+    report: R,
+) -> Result<(), Failure> {
+    let oslo = OsloDecoder::new(oslo, report);
+    let mut decoder = ZmtpDecoder::new(
+        input.port.clone(),
+        !input.no_auto,
+        DecoderLimits::default(),
+        oslo,
+    );
+    let result = engine.run(&mut *source, &mut decoder);
+    let zmtp_counters = decoder.counters().clone();
+    let mut oslo = decoder.into_sink();
+    oslo.finish();
+    let oslo_counters = oslo.counters().clone();
+    let written = oslo
+        .sink_mut()
+        .close(&engine.stats(), &zmtp_counters, &oslo_counters);
+    finish(result, written, &*source)
 }

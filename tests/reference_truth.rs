@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::fs;
 
 use common::{captures, collect, hex, sha256_hex};
 use serde_json::Value;
@@ -20,23 +19,10 @@ fn header_len(zmtp: &str, long: bool) -> usize {
     }
 }
 
-/// The truth file, plain or gzip-compressed (the 10k-message one is large).
-fn read_truth(dir: &std::path::Path, name: &str) -> String {
-    let plain = dir.join(format!("{name}.truth.jsonl"));
-    if plain.exists() {
-        return fs::read_to_string(plain).expect("truth file");
-    }
-    let gz = fs::File::open(dir.join(format!("{name}.truth.jsonl.gz"))).expect("truth file");
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text)
-        .expect("gunzip truth");
-    text
-}
-
 fn check_capture(name: &str) {
     let dir = captures().join("reference");
     let pcap = dir.join(format!("{name}.pcap"));
-    let truth = read_truth(&dir, name);
+    let truth = common::reference_truth_text(name);
     let (collected, stats) = collect(&pcap, TcpConfig::default());
     assert_eq!(
         stats.tcp.evicted + stats.tcp.held_overflows + stats.tcp.memcap_flushes,

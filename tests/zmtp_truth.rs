@@ -6,8 +6,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Read;
 
 use common::{captures, hex};
 use serde_json::Value;
@@ -77,24 +75,9 @@ impl zmqtrace::tcp::StreamConsumer for Driver {
 }
 impl Progress for Driver {}
 
-fn truth_text(name: &str) -> String {
-    let dir = captures().join("reference");
-    let plain = dir.join(format!("{name}.truth.jsonl"));
-    if plain.exists() {
-        return fs::read_to_string(plain).unwrap();
-    }
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(
-        fs::File::open(dir.join(format!("{name}.truth.jsonl.gz"))).unwrap(),
-    )
-    .read_to_string(&mut text)
-    .unwrap();
-    text
-}
-
 fn expected_units(name: &str) -> BTreeMap<(String, &'static str), Vec<String>> {
     let mut out: BTreeMap<(String, &'static str), Vec<String>> = BTreeMap::new();
-    for line in truth_text(name).lines() {
+    for line in common::reference_truth_text(name).lines() {
         let u: Value = serde_json::from_str(line).unwrap();
         let dir = if u["dir"] == "c2s" { "c2s" } else { "s2c" };
         let frames = u["frames"].as_array().cloned().unwrap_or_default();

@@ -8,8 +8,6 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
-use std::io::Read;
 
 use common::{captures, hex};
 use serde_json::Value;
@@ -62,20 +60,8 @@ impl StreamConsumer for Driver {
 impl Progress for Driver {}
 
 fn truth(name: &str) -> Vec<Value> {
-    let dir = captures().join("reference");
-    let plain = dir.join(format!("{name}.truth.jsonl"));
-    let text = if plain.exists() {
-        fs::read_to_string(plain).unwrap()
-    } else {
-        let mut t = String::new();
-        flate2::read::GzDecoder::new(
-            fs::File::open(dir.join(format!("{name}.truth.jsonl.gz"))).unwrap(),
-        )
-        .read_to_string(&mut t)
-        .unwrap();
-        t
-    };
-    text.lines()
+    common::reference_truth_text(name)
+        .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
@@ -107,7 +93,7 @@ struct Score {
 
 fn score(variant: &str) -> Score {
     let expect: Value = serde_json::from_str(
-        &fs::read_to_string(
+        &std::fs::read_to_string(
             captures()
                 .join("variants")
                 .join(format!("{variant}.expect.json")),

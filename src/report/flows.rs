@@ -12,11 +12,7 @@ use crate::tcp::{Connection, DirStats, Direction, StreamConsumer, StreamEvent};
 use crate::time::Precision;
 use crate::zmtp;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Jsonl,
-}
+pub use super::Format;
 
 /// How many leading bytes of each direction are kept to recognise ZMTP.
 const HEAD_LEN: usize = 10;
@@ -281,12 +277,8 @@ fn summary_text(stats: &RunStats, totals: &FlowTotals) -> String {
         "\n{} flows shown of {} TCP connections; {} packets, {} bytes read",
         totals.flows, stats.tcp.connections, stats.packets.packets, stats.packets.bytes
     );
-    let mut notes = Vec::new();
-    let mut add = |n: u64, what: &str| {
-        if n > 0 {
-            notes.push(format!("{n} {what}"));
-        }
-    };
+    let mut notes = super::Notes::default();
+    let mut add = |n: u64, what: &str| notes.add(n, what);
     add(totals.gaps, "gaps");
     add(totals.missed_bytes, "missed bytes");
     add(totals.retransmitted, "retransmitted segments");

@@ -35,6 +35,37 @@ impl Counts {
     }
 }
 
+/// How a report prints: a table for people, or JSON Lines for scripts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Jsonl,
+}
+
+/// A report on decoded traffic: fed by the oslo layer, closed with the
+/// run's totals.
+pub trait DecodeReport: crate::oslo::OsloSink + Progress {
+    /// Print what is printed at the end (summary, tables) and flush.
+    fn close(
+        &mut self,
+        stats: &RunStats,
+        zmtp: &ZmtpCounters,
+        oslo: &crate::oslo::OsloCounters,
+    ) -> io::Result<()>;
+}
+
+/// Summary notes: "N things", only for counts above zero.
+#[derive(Default)]
+pub struct Notes(Vec<String>);
+
+impl Notes {
+    pub fn add(&mut self, n: u64, what: &str) {
+        if n > 0 {
+            self.0.push(format!("{n} {what}"));
+        }
+    }
+}
+
 /// Counts of what a ZMTP report showed, for its summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -129,12 +160,8 @@ impl Counts {
             stats.packets.packets,
             stats.packets.bytes
         );
-        let mut notes = Vec::new();
-        let mut add = |n: u64, what: &str| {
-            if n > 0 {
-                notes.push(format!("{n} {what}"));
-            }
-        };
+        let mut notes = Notes::default();
+        let mut add = |n: u64, what: &str| notes.add(n, what);
         add(self.rpc_messages, "oslo RPC messages");
         add(self.calls, "calls answered");
         add(self.timeouts, "calls unanswered (timeouts)");
@@ -187,14 +214,10 @@ pub fn packet_and_tcp_counters(o: &mut JsonObject, stats: &RunStats) {
 }
 
 /// The packet and TCP anomalies, after a report's own notes, as text.
-pub fn anomaly_lines(stats: &RunStats, mut notes: Vec<String>) -> String {
+pub fn anomaly_lines(stats: &RunStats, mut notes: Notes) -> String {
     let p = &stats.packets;
     let t = &stats.tcp;
-    let mut add = |n: u64, what: &str| {
-        if n > 0 {
-            notes.push(format!("{n} {what}"));
-        }
-    };
+    let mut add = |n: u64, what: &str| notes.add(n, what);
     add(p.filtered_out, "packets filtered out by -f");
     add(p.ip_fragments, "IP fragments (not reassembled)");
     add(p.malformed, "malformed packets");
@@ -208,10 +231,10 @@ pub fn anomaly_lines(stats: &RunStats, mut notes: Vec<String>) -> String {
         "holes given up (per-direction buffer full)",
     );
     add(t.memcap_flushes, "flushes (reassembly memory full)");
-    if notes.is_empty() {
+    if notes.0.is_empty() {
         String::new()
     } else {
-        format!("\n  {}", notes.join(", "))
+        format!("\n  {}", notes.0.join(", "))
     }
 }
 

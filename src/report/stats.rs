@@ -15,11 +15,7 @@ use crate::tcp::{Connection, Direction};
 use crate::time::{Precision, Timestamp};
 use crate::zmtp::{ConnSummary, Version, ZmtpCounters, ZmtpEvent};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Jsonl,
-}
+pub use super::Format;
 
 /// Connection rows kept for the report; beyond it the quietest are dropped
 /// and counted.
@@ -502,6 +498,18 @@ fn topic_and_method(rpc: &Rpc) -> (String, String) {
         .or_else(|| rpc.event_type.clone())
         .unwrap_or_else(|| format!("({})", rpc.kind.label()));
     (topic, method)
+}
+
+impl<W: Write> super::DecodeReport for StatsReport<W> {
+    fn close(
+        &mut self,
+        stats: &RunStats,
+        zmtp: &ZmtpCounters,
+        oslo: &OsloCounters,
+    ) -> std::io::Result<()> {
+        self.finish(stats, zmtp, oslo);
+        self.sink.finish()
+    }
 }
 
 impl<W: Write> Progress for StatsReport<W> {

@@ -13,11 +13,7 @@ use crate::tcp::{Connection, Direction};
 use crate::time::Precision;
 use crate::zmtp::{ConnSummary, Message, ZmtpCounters, ZmtpEvent};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Jsonl,
-}
+pub use super::Format;
 
 pub struct TraceReport<W: Write> {
     sink: Sink<W>,
@@ -610,6 +606,18 @@ fn rpc_text(rpc: &Rpc, m: &Message<'_>) -> String {
         text.push_str(&format!(" INCOMPLETE ({} bytes missing)", m.missing()));
     }
     text
+}
+
+impl<W: Write> super::DecodeReport for TraceReport<W> {
+    fn close(
+        &mut self,
+        stats: &RunStats,
+        zmtp: &ZmtpCounters,
+        oslo: &OsloCounters,
+    ) -> std::io::Result<()> {
+        self.write_summary(stats, zmtp, oslo);
+        self.sink.finish()
+    }
 }
 
 impl<W: Write> Progress for TraceReport<W> {

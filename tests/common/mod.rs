@@ -146,6 +146,22 @@ pub fn collect_from(source: &mut dyn PacketSource, config: TcpConfig) -> (Collec
     (collected, stats)
 }
 
+/// A reference capture's truth (captures/reference), plain or gzipped.
+pub fn reference_truth_text(name: &str) -> String {
+    use std::io::Read;
+    let dir = captures().join("reference");
+    let plain = dir.join(format!("{name}.truth.jsonl"));
+    if plain.exists() {
+        return std::fs::read_to_string(plain).expect("truth file");
+    }
+    let gz = std::fs::File::open(dir.join(format!("{name}.truth.jsonl.gz"))).expect("truth file");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_string(&mut text)
+        .expect("gunzip truth");
+    text
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
