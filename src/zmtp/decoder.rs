@@ -160,6 +160,7 @@ impl DirDecoder {
         };
         if midstream {
             decoder.phase = Phase::Lost;
+            decoder.resync.start_after_hole(0);
         }
         decoder
     }
@@ -762,6 +763,7 @@ impl DirDecoder {
             Phase::Lost => {
                 // A chain cannot span the hole: the search restarts after it.
                 self.counters.skipped_bytes += self.resync.abandon();
+                self.resync.start_after_hole(offset + len);
             }
             Phase::Frames => {
                 let inside_body = self.header.is_empty()
@@ -784,14 +786,14 @@ impl DirDecoder {
                     }
                 } else {
                     self.lose(ts, emit);
-                    self.resync.start(offset + len, &[]);
+                    self.resync.start_after_hole(offset + len);
                 }
             }
             Phase::Start | Phase::Greeting64 => {
                 // The opening is gone: the version is unknown from here.
                 self.phase = Phase::Lost;
                 self.early.clear();
-                self.resync.start(offset + len, &[]);
+                self.resync.start_after_hole(offset + len);
             }
         }
     }
@@ -818,6 +820,7 @@ impl DirDecoder {
             Version::Unknown => &[Framing::V3, Framing::V1],
         };
         let found = self.resync.search(framings, self.strictness)?;
+        let message_start = self.resync.at_clean_start(found.offset);
         let (rest, skipped, lock) = self.resync.take_from(found.offset);
         self.counters.resyncs += 1;
         self.counters.skipped_bytes += skipped;
@@ -831,7 +834,10 @@ impl DirDecoder {
             self.version = Version::V1_0;
         }
         self.phase = Phase::Frames;
-        self.drop_partial = true;
+        // Frames before the first final one belong to a message whose start
+        // was lost, unless the lock is where a segment began right after
+        // the hole.
+        self.drop_partial = !message_start;
         self.expect_identity = false;
         Some((rest, lock))
     }

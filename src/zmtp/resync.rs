@@ -49,6 +49,9 @@ pub struct Resync {
     discarded: u64,
     /// Stream offset of `window[0]`.
     base: u64,
+    /// `window[0]` is the first byte after a hole (or of a capture that began
+    /// mid-connection) and the start of a TCP segment.
+    clean_start: bool,
 }
 
 /// A lock: frames start at `offset` of the window, in `framing`.
@@ -73,7 +76,22 @@ impl Resync {
         self.scanned = 0;
         self.discarded = 0;
         self.base = offset;
+        self.clean_start = false;
         self.push(offset, pending);
+    }
+
+    /// Start searching at the first byte after a hole or at the start of a
+    /// capture that began mid-connection: the next data begins a segment.
+    pub fn start_after_hole(&mut self, offset: u64) {
+        self.start(offset, &[]);
+        self.clean_start = true;
+    }
+
+    /// Whether a lock at `offset` is the first byte after the hole and the
+    /// start of a segment. libzmq writes whole messages into its batches,
+    /// so such a lock starts a message, not the middle of one.
+    pub fn at_clean_start(&self, offset: usize) -> bool {
+        offset == 0 && self.clean_start && self.discarded == 0
     }
 
     /// Bytes at stream offset `offset` (contiguous with the window, or the
