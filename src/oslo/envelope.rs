@@ -41,6 +41,11 @@ fn legacy(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
             let (body, whole) = *frames.get(3)?;
             if !whole {
                 rpc.truncated = true;
+                // The call wrapper comes first; the real method after it.
+                if find(body, b"\"-reply\"").is_some() {
+                    rpc.kind = Kind::Call;
+                }
+                rpc.method = scan_method(body).filter(|m| m != "-reply");
                 (None, None)
             } else {
                 let v: Value = serde_json::from_slice(body).ok()?;
@@ -79,11 +84,9 @@ fn legacy(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
     // Where the topic sends it: everything after the first dot.
     let routed = topic.strip_prefix("fanout~").unwrap_or(&topic);
     rpc.server = routed.split_once('.').map(|(_, host)| host.to_string());
-    rpc.kind = if topic.starts_with("fanout~") {
-        Kind::Fanout
-    } else {
-        Kind::Cast
-    };
+    if topic.starts_with("fanout~") {
+        rpc.kind = Kind::Fanout;
+    }
     let Some(msg) = msg else {
         return Some(rpc);
     };
@@ -170,13 +173,21 @@ fn kind_of(t: u8) -> Kind {
 /// `'' | type | ...`, direct, through the proxy, or from its PUB socket.
 fn new_driver(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
     let first = frame(frames, 0)?;
-    let (version, rest) = match frame(frames, 1)? {
+    let second = frame(frames, 1)?;
+    if !first.is_empty() && second != b"1.0" && frames.len() == 3 && is_message_id(second) {
+        return g3_publication(frames, redaction);
+    }
+    let (version, rest) = match second {
         b"1.0" => ("1.0", frames.get(2..)?),
         _ if first.is_empty() => ("none", frames.get(1..)?),
         _ => return None,
     };
     let mut rpc = Rpc::new(Driver::Zmq);
     rpc.envelope = version.into();
+    if version == "none" && rest.len() == 1 {
+        // G3 direct reply: '' | {message_id, reply_id, reply_body, failure}.
+        return g3_direct_reply(rpc, rest.first()?, redaction);
+    }
     if !first.is_empty() {
         // PUB -> SUB: the first frame is the subscription topic.
         let topic = text(first)?;
@@ -229,6 +240,56 @@ fn new_driver(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
     Some(rpc)
 }
 
+/// A uuid as the new driver writes message ids (36 characters, 4 dashes).
+fn is_message_id(bytes: &[u8]) -> bool {
+    bytes.len() == 36
+        && bytes.iter().filter(|&&b| b == b'-').count() == 4
+        && bytes.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-')
+}
+
+/// G3 PUB -> SUB: `topic | message_id | body`, no type frame; the body says
+/// whether it is a notification.
+fn g3_publication(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
+    let mut rpc = Rpc::new(Driver::Zmq);
+    rpc.envelope = "none".into();
+    rpc.kind = Kind::Fanout;
+    rpc.topic = Some(text(frame(frames, 0)?)?.to_string());
+    rpc.msg_id = text(frame(frames, 1)?).map(str::to_string);
+    decode_body(&mut rpc, frames.get(2), redaction);
+    Some(rpc)
+}
+
+/// G3 direct reply: the whole reply is one dict frame after the empty one.
+fn g3_direct_reply(mut rpc: Rpc, body: &(&[u8], bool), redaction: Redaction) -> Option<Rpc> {
+    let (bytes, whole) = *body;
+    let value = match bytes.first() {
+        Some(b'{') if whole => serde_json::from_slice::<Value>(bytes).ok()?,
+        Some(0x80..=0x8f | 0xde | 0xdf) if whole => msgpack(bytes)?,
+        _ => return None,
+    };
+    let dict = value.as_object()?;
+    if !dict.contains_key("reply_body") && !dict.contains_key("failure") {
+        return None;
+    }
+    rpc.kind = Kind::Reply;
+    rpc.msg_id = dict
+        .get("message_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    rpc.reply_id = dict
+        .get("reply_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let Some(reply) = dict.get("reply_body").filter(|r| !r.is_null()) {
+        rpc.args = Some(redact(reply.clone(), redaction));
+    }
+    rpc.failure = dict
+        .get("failure")
+        .filter(|f| !f.is_null())
+        .map(failure_summary);
+    Some(rpc)
+}
+
 /// A new-driver body: `[context, message]` for requests, `[reply, failure]`
 /// for replies (G3 direct replies: a dict); JSON or msgpack.
 fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, redaction: Redaction) {
@@ -237,6 +298,8 @@ fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, redaction: Redaction
     };
     if !whole {
         rpc.truncated = true;
+        // Too long to keep whole: the method is near the start.
+        rpc.method = scan_method(bytes);
         return;
     }
     let value = match bytes.first() {
@@ -282,6 +345,63 @@ fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, redaction: Redaction
             }
         }
     }
+}
+
+/// The RPC method from the start of a body too long to keep whole: the first
+/// `"method"` key (JSON or msgpack) whose value is a string, skipping the
+/// legacy call wrapper's `-reply` for the real method inside it. A body cut
+/// before its method yields `None`, never a guess.
+pub fn scan_method(prefix: &[u8]) -> Option<String> {
+    let mut found = None;
+    let mut rest = prefix;
+    while let Some(pos) = find(rest, b"method") {
+        let after = rest.get(pos + 6..).unwrap_or_default();
+        let value = json_string_value(after).or_else(|| msgpack_string_value(after));
+        rest = after;
+        match value {
+            Some(v) if v == "-reply" => found = Some(v),
+            Some(v) => return Some(v),
+            None => {}
+        }
+    }
+    found
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `": "value"` after a JSON key; the quotes are escaped (`\"`) when the
+/// JSON sits inside a JSON string (the legacy envelope's double encoding).
+fn json_string_value(after: &[u8]) -> Option<String> {
+    let (rest, quote): (&[u8], &[u8]) = match after.strip_prefix(b"\\\"") {
+        Some(r) => (r, b"\\\""),
+        None => (after.strip_prefix(b"\"")?, b"\""),
+    };
+    let rest = rest
+        .trim_ascii_start()
+        .strip_prefix(b":")?
+        .trim_ascii_start();
+    let rest = rest.strip_prefix(quote)?;
+    let end = find(rest, quote)?;
+    let value = std::str::from_utf8(rest.get(..end)?).ok()?;
+    (!value.is_empty() && value.len() <= 256 && !value.contains(['"', '\\']))
+        .then(|| value.to_string())
+}
+
+/// A msgpack fixstr or str8 right after the key `method` (itself a fixstr).
+fn msgpack_string_value(after: &[u8]) -> Option<String> {
+    let (&marker, rest) = after.split_first()?;
+    let (len, rest) = match marker {
+        0xa0..=0xbf => (usize::from(marker & 0x1f), rest),
+        0xd9 => {
+            let (&len, rest) = rest.split_first()?;
+            (usize::from(len), rest)
+        }
+        _ => return None,
+    };
+    let value = std::str::from_utf8(rest.get(..len)?).ok()?;
+    (!value.is_empty()).then(|| value.to_string())
 }
 
 /// msgpack to JSON values, refusing depth beyond the bound.
@@ -469,6 +589,75 @@ mod tests {
         assert_eq!(reply.failure.as_deref(), Some("ValueError: boom"));
         let g3 = decode(&frames(&[b"", b"2", b"id-3", body]), Redaction::On).unwrap();
         assert_eq!((g3.kind, g3.envelope.as_str()), (Kind::Cast, "none"));
+    }
+
+    #[test]
+    fn g3_replies_and_publications() {
+        let reply = decode(
+            &frames(&[b"", br#"{"message_id": "3d665f46-e95c-11f1-a69b-02fc00000001", "reply_id": "r", "reply_body": {"pong": 1}, "failure": null}"#]),
+            Redaction::On,
+        )
+        .unwrap();
+        assert_eq!((reply.kind, reply.envelope.as_str()), (Kind::Reply, "none"));
+        assert_eq!(
+            reply.msg_id.as_deref(),
+            Some("3d665f46-e95c-11f1-a69b-02fc00000001")
+        );
+        let body = br#"[{"user_id": "u"}, {"message_id": "x", "event_type": "compute.instance.create.end", "priority": "INFO", "payload": {}}]"#;
+        let publication = decode(
+            &frames(&[
+                b"notifications.info",
+                b"3d665f46-e95c-11f1-a69b-02fc00000001",
+                body,
+            ]),
+            Redaction::On,
+        )
+        .unwrap();
+        assert_eq!(
+            (publication.kind, publication.topic.as_deref()),
+            (Kind::Notify, Some("notifications.info"))
+        );
+        let fanout = decode(
+            &frames(&[
+                b"",
+                b"3",
+                b"compute",
+                b"3d665f46-e95c-11f1-a69b-02fc00000001",
+                br#"[{}, {"method": "m"}]"#,
+            ]),
+            Redaction::On,
+        )
+        .unwrap();
+        assert_eq!(
+            (fanout.kind, fanout.topic.as_deref()),
+            (Kind::Fanout, Some("compute"))
+        );
+    }
+
+    #[test]
+    fn methods_of_bodies_too_long_to_keep() {
+        assert_eq!(
+            scan_method(
+                br#"[{"user_id": "u"}, {"method": "record_metering_data", "args": {"data": "xxxx"#
+            )
+            .as_deref(),
+            Some("record_metering_data")
+        );
+        let legacy = br#"["{\"user_id\": \"u\"}", {"method": "-reply", "args": {"msg_id": "m", "msg": ["{}", {"method": "get_it", "args": {"blob": "xxx"#;
+        assert_eq!(scan_method(legacy).as_deref(), Some("get_it"));
+        assert_eq!(
+            scan_method(b"\x92\x81\xa7user_id\xa1u\x82\xa6method\xa4ping\xa4args").as_deref(),
+            Some("ping")
+        );
+        assert_eq!(scan_method(br#"[{"user_id": "u"}, {"meth"#), None);
+        // Truncated legacy call: still a call, with the real method.
+        let mut tr = frames(&[b"0", b"compute.h", b"cast", legacy]);
+        tr[3].1 = false;
+        let rpc = decode(&tr, Redaction::On).unwrap();
+        assert_eq!(
+            (rpc.kind, rpc.method.as_deref(), rpc.truncated),
+            (Kind::Call, Some("get_it"), true)
+        );
     }
 
     #[test]

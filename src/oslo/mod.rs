@@ -173,6 +173,8 @@ impl Rpc {
                 self.server = Some((*server).to_string());
             }
             [_, target, _] if self.envelope == "1.0" => self.topic = Some((*target).to_string()),
+            // To the proxy's PUB: the routing key is the topic filter.
+            [filter] if !filter.is_empty() => self.topic = Some((*filter).to_string()),
             [_, target, _] => match target.split_once('.') {
                 Some((topic, server)) => {
                     self.topic = Some(topic.to_string());
