@@ -1,0 +1,1591 @@
+#!/usr/bin/env python3
+"""Record real oslo.messaging zmq-driver runs on loopback, with truth written
+by the generating side.
+
+    python3 captures/tools/record_oslo.py SCENARIO [--venv-root DIR]
+                                          [--work-root DIR] [--out DIR]
+    python3 captures/tools/record_oslo.py --list
+
+Scenarios (see captures/oslo/README.md, "More real runs"):
+
+  new_rocky_direct_msgpack       8.1.4 (Rocky, G4), direct DEALER->ROUTER,
+                                 rpc_zmq_serialization = msgpack
+  new_newton_direct_json         5.10.2 (Newton, G3: no `1.0` frame),
+                                 direct, json
+  new_newton_proxy_pubsub_acks   5.10.2 with Newton's defaults: the real
+                                 oslo-messaging-zmq-proxy, PUB/SUB, ACKs
+  legacy_om110_ring_per_message  1.10.0 legacy impl_zmq: one PUSH
+                                 connection per message, MatchMakerRing, a
+                                 real zmq-receiver per host on :9501
+
+What it does, as root, on loopback only:
+
+1. makes a venv per oslo.messaging version under --venv-root (default
+   /tmp/oslo-venvs), pip-installs the pinned versions below and applies the
+   Python 3.11 compatibility patches in captures/tools/oslo_patches/<ver>/;
+2. starts tcpdump on lo for `net <net>.0/24` and, for the new driver,
+   redis-server (its name service) on an address of that net, so redis is
+   captured too;
+3. starts each role as its own process running real oslo.messaging code
+   (eventlet; the proxy with threads, as shipped): the new driver's proxy,
+   servers node-1 (<net>.2: RPC server and notification listener) and
+   node-2 (<net>.3), client (<net>.1); legacy: a zmq-receiver per host, RPC
+   servers on compute1/compute2, client on controller;
+4. stops everything, checks tcpdump's kernel drop count (must be 0), and
+   writes <name>.pcap and <name>.truth.json into --out (default
+   captures/oslo).
+
+Truth comes only from the generating processes, never from the pcap.  Each
+process wraps the driver's own send functions (new driver:
+Request/Ack/ReplySender{Direct,Proxy}.send, the proxy's _redirect_message
+and PublisherProxy.send_request; legacy: ZmqSocket.send of each
+ZmqClient) and the servers' receive paths, and logs every ZeroMQ message it
+sends.  `t` is time.time() just before the message's last frame is handed
+to libzmq (see build_*truth for the exceptions).  The 4-tuple of a new-driver
+connection comes from a ZMQ_MONITOR on the connecting socket
+(EVENT_CONNECTED gives the fd; getsockname/getpeername give the addresses);
+which connection a message used is named by the process that logged
+receiving it, or by the routing identity the proxy addressed.  Connecting
+sockets use libzmq's source-address syntax `tcp://<own ip>:0;<peer>` so each
+host has its own IP (legacy: a pinned source port, so src is exact).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+PATCH_DIR = os.path.join(HERE, 'oslo_patches')
+
+# Everything else those old releases need, pinned to what the recordings
+# used (pip's resolution on 2025-11, Python 3.11.7).
+COMMON_PINS = [
+    'cachetools==8.0.2', 'debtcollector==3.1.0', 'eventlet==0.41.3',
+    'fasteners==0.20', 'futurist==3.5.0', 'greenlet==3.5.6',
+    'iso8601==2.1.0', 'monotonic==1.6', 'msgpack==1.2.4', 'netaddr==1.3.0',
+    'oslo.concurrency==7.6.1', 'oslo.config==10.7.0', 'oslo.context==6.5.0',
+    'oslo.i18n==6.9.0', 'oslo.log==8.3.2', 'oslo.middleware==8.2.0',
+    'oslo.serialization==5.11.0', 'oslo.service==4.8.0', 'oslo.utils==10.2.0',
+    'pbr==7.1.3', 'PyYAML==6.0.4', 'pyzmq==27.3.0', 'redis==8.1.0',
+    'six==1.17.0', 'stevedore==5.10.0', 'WebOb==1.8.11', 'wrapt==2.5.2',
+]
+VERSIONS = {
+    # kombu/amqp are only for the rabbit driver; 5.10.2's pins
+    # (kombu<4 -> anyjson) do not build on Python 3.11, so oslo.messaging is
+    # installed --no-deps and its non-AMQP requirements explicitly.
+    '8.1.4': {'pins': COMMON_PINS + ['tenacity==9.2.1', 'amqp==5.4.2',
+                                     'kombu==5.7.0']},
+    '5.10.2': {'pins': COMMON_PINS + ['retrying==1.4.2']},
+    # 1.10.0 wants pbr<1.0, trollius and aioeventlet (its asyncio
+    # executor, unused here): installed --no-deps as well.
+    '1.10.0': {'pins': COMMON_PINS},
+}
+
+SCENARIOS = {
+    'new_rocky_direct_msgpack': {
+        'oslo_messaging': '8.1.4', 'generation': 'G4', 'net': '127.0.11',
+        'serialization': 'msgpack',
+    },
+    'new_newton_direct_json': {
+        'oslo_messaging': '5.10.2', 'generation': 'G3', 'net': '127.0.12',
+        'serialization': 'json',
+    },
+    'new_newton_proxy_pubsub_acks': {
+        'oslo_messaging': '5.10.2', 'generation': 'G3', 'net': '127.0.14',
+        'serialization': 'json', 'proxy': True, 'redis': '127.0.14.5',
+        # Through the proxy the 70,000-character cast would cross twice:
+        # left out to keep the capture small.
+        'big_cast': False,
+    },
+    'legacy_om110_ring_per_message': {
+        'oslo_messaging': '1.10.0', 'legacy': True, 'net': '127.0.13',
+        'hosts': {'controller': '127.0.13.1', 'compute1': '127.0.13.2',
+                  'compute2': '127.0.13.3'},
+        'ring': {'compute': ['compute1', 'compute2'],
+                 'notifications-info': ['compute1'],
+                 'notifications-error': ['compute1']},
+    },
+}
+
+TYPE_NAMES = {1: 'CALL', 2: 'CAST', 3: 'CAST_FANOUT', 4: 'NOTIFY',
+              5: 'REPLY', 6: 'ACK'}
+
+
+def now():
+    return time.time()
+
+
+# ---------------------------------------------------------------------------
+# Role side: runs inside the venv, real oslo.messaging code.
+# ---------------------------------------------------------------------------
+
+class EventLog(object):
+    def __init__(self, path, process):
+        self.f = open(path, 'a', buffering=1)
+        self.process = process
+
+    def __call__(self, **kw):
+        kw.setdefault('t', now())
+        kw['process'] = self.process
+        self.f.write(json.dumps(kw, sort_keys=True, default=str) + '\n')
+
+
+def _s(v):
+    if isinstance(v, bytes):
+        return v.decode('utf-8', 'replace')
+    return v
+
+
+def instrument(log, src_ip):
+    """Wrap the driver's send and receive functions; rewrite client
+    connects to carry a source address; monitor every connection."""
+    import socket as pysocket
+    import threading
+    import zmq as plainzmq
+    from zmq.utils.monitor import parse_monitor_message
+    from oslo_messaging._drivers.zmq_driver import zmq_socket
+    from oslo_messaging._drivers.zmq_driver.client import zmq_senders
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_router_consumer as rc
+
+    def addr_of(fd):
+        s = pysocket.socket(fileno=os.dup(fd))
+        try:
+            return '%s:%d' % s.getsockname()[:2], '%s:%d' % s.getpeername()[:2]
+        finally:
+            s.close()
+
+    def watch(sock):
+        mon = sock.handle.get_monitor_socket(
+            plainzmq.EVENT_CONNECTED | plainzmq.EVENT_ACCEPTED |
+            plainzmq.EVENT_DISCONNECTED | plainzmq.EVENT_CLOSED)
+        ident = _s(sock.handle.identity)
+
+        def loop():
+            while True:
+                try:
+                    msg = mon.recv_multipart()
+                except Exception:
+                    return
+                ev = parse_monitor_message(msg)
+                e = int(ev['event'])
+                rec = {'ev': 'conn', 'zmq_identity': ident,
+                       'endpoint': _s(ev['endpoint']),
+                       'what': {1: 'connected', 32: 'accepted',
+                                512: 'disconnected',
+                                1024: 'closed'}.get(e, str(e))}
+                if e in (1, 32):
+                    try:
+                        rec['local'], rec['peer'] = addr_of(ev['value'])
+                    except OSError as exc:
+                        rec['error'] = str(exc)
+                log(**rec)
+        t = threading.Thread(target=loop)
+        t.daemon = True
+        t.start()
+
+    def connect(self, address):
+        if address not in self.connections:
+            real = address
+            if src_ip and address.startswith('tcp://'):
+                real = 'tcp://%s:0;%s' % (src_ip, address[len('tcp://'):])
+            if not getattr(self, '_monitored', False):
+                self._monitored = True
+                watch(self)
+            self.handle.connect(real)
+            self.connections.add(address)
+            log(ev='connect', zmq_identity=_s(self.handle.identity),
+                socket_type=self.type_name(), address=address, real=real)
+    zmq_socket.ZmqSocket.connect = connect
+
+    # The time a message is complete: when its last frame (always the
+    # serialized body) is handed to libzmq.  Taken just before that call:
+    # a green send may switch greenthreads before it returns.
+    # (Same body as the driver's own send_dumped in 5.10.2 and 8.1.4.)
+    def send_dumped(self, obj, *args, **kwargs):
+        serialization = kwargs.pop(
+            'serialization',
+            self.conf.oslo_messaging_zmq.rpc_zmq_serialization)
+        serializer = self._get_serializer(serialization)
+        s = serializer.dump_as_bytes(obj)
+        self._zt_sent = now()
+        self.handle.send(s, *args, **kwargs)
+        self._zt_returned = now()
+    zmq_socket.ZmqSocket.send_dumped = send_dumped
+
+    orig_rp = zmq_socket.ZmqRandomPortSocket.__init__
+
+    def rp_init(self, *a, **kw):
+        orig_rp(self, *a, **kw)
+        watch(self)
+        log(ev='bind', zmq_identity=_s(self.handle.identity),
+            socket_type=self.type_name(), addr=self.connect_address)
+    zmq_socket.ZmqRandomPortSocket.__init__ = rp_init
+
+    def request_fields(socket, request):
+        target = request.target
+        message = request.message or {}
+        rec = {'ev': 'send', 'msg_type': TYPE_NAMES[int(request.msg_type)],
+               'message_id': _s(request.message_id),
+               'socket_type': socket.type_name(),
+               'zmq_identity': _s(socket.handle.identity),
+               'connections': sorted(socket.connections),
+               'topic': target.topic, 'server': target.server,
+               'fanout': bool(target.fanout),
+               'method': message.get('method')}
+        if rec['msg_type'] == 'NOTIFY':
+            rec.update(method=message.get('event_type'),
+                       event_type=message.get('event_type'),
+                       payload_message_id=message.get('message_id'),
+                       priority=message.get('priority'))
+        return rec
+
+    orig_req = zmq_senders.RequestSenderDirect.send
+
+    def req_send(self, socket, request):
+        t0 = now()
+        r = orig_req(self, socket, request)
+        log(t=socket._zt_sent, t_before=t0, t_returned=socket._zt_returned,
+            t_logged=now(),
+            **request_fields(socket, request))
+        return r
+    zmq_senders.RequestSenderDirect.send = req_send
+
+    orig_rep = zmq_senders.ReplySenderDirect.send
+
+    def rep_send(self, socket, reply):
+        t0 = now()
+        r = orig_rep(self, socket, reply)
+        log(t=socket._zt_sent, t_before=t0, t_returned=socket._zt_returned,
+            t_logged=now(),
+            ev='send', msg_type='REPLY',
+            message_id=_s(reply.message_id), reply_id=_s(reply.reply_id),
+            socket_type=socket.type_name(),
+            zmq_identity=_s(socket.handle.identity),
+            addr=getattr(socket, 'connect_address', None),
+            failure=reply.failure is not None)
+        return r
+    zmq_senders.ReplySenderDirect.send = rep_send
+
+    # Receipt: which server (and which of its ROUTERs) decoded a request.
+    if hasattr(rc.RouterConsumer, '_create_message'):      # G4
+        orig_cm = rc.RouterConsumer._create_message
+
+        def create_message(self, context, message, message_version,
+                           reply_id, message_id, socket, message_type):
+            log(ev='recv', msg_type=TYPE_NAMES[int(message_type)],
+                message_id=_s(message_id), reply_id=_s(reply_id),
+                version=message_version, addr=socket.connect_address,
+                method=(message or {}).get('method') or
+                (message or {}).get('event_type'))
+            return orig_cm(self, context, message, message_version,
+                           reply_id, message_id, socket, message_type)
+        rc.RouterConsumer._create_message = create_message
+    else:                                                   # G3
+        orig_rr = rc.RouterConsumer._receive_request
+
+        def receive_request(self, socket):
+            r = orig_rr(self, socket)
+            reply_id, msg_type, message_id, context, message = r
+            log(ev='recv', msg_type=TYPE_NAMES[int(msg_type)],
+                message_id=_s(message_id), reply_id=_s(reply_id),
+                version=None, addr=socket.connect_address,
+                method=(message or {}).get('method') or
+                (message or {}).get('event_type'))
+            return r
+        rc.RouterConsumer._receive_request = receive_request
+
+    # Through the proxy (G3, 5.10.2): client -> proxy requests, server ->
+    # proxy ACKs and REPLYs, and what the servers decode from their
+    # DEALER (backend) and SUB (PUB) sockets.
+    if hasattr(zmq_senders, 'RequestSenderProxy'):
+        orig_preq = zmq_senders.RequestSenderProxy.send
+
+        def preq_send(self, socket, request):
+            t0 = now()
+            r = orig_preq(self, socket, request)
+            log(t=socket._zt_sent, t_before=t0, t_logged=now(),
+                routing_key=_s(request.routing_key),
+                **request_fields(socket, request))
+            return r
+        zmq_senders.RequestSenderProxy.send = preq_send
+
+        orig_pack = zmq_senders.AckSenderProxy.send
+
+        def pack_send(self, socket, ack):
+            t0 = now()
+            r = orig_pack(self, socket, ack)
+            log(t=t0, t_logged=now(), ev='send', msg_type='ACK',
+                message_id=_s(ack.message_id), reply_id=_s(ack.reply_id),
+                socket_type=socket.type_name(),
+                zmq_identity=_s(socket.handle.identity))
+            return r
+        zmq_senders.AckSenderProxy.send = pack_send
+
+        orig_prep = zmq_senders.ReplySenderProxy.send
+
+        def prep_send(self, socket, reply):
+            t0 = now()
+            r = orig_prep(self, socket, reply)
+            log(t=socket._zt_sent, t_before=t0, t_logged=now(), ev='send',
+                msg_type='REPLY', message_id=_s(reply.message_id),
+                reply_id=_s(reply.reply_id), socket_type=socket.type_name(),
+                zmq_identity=_s(socket.handle.identity),
+                failure=reply.failure is not None)
+            return r
+        zmq_senders.ReplySenderProxy.send = prep_send
+
+    try:
+        from oslo_messaging._drivers.zmq_driver.server.consumers import \
+            zmq_dealer_consumer as dc
+        from oslo_messaging._drivers.zmq_driver.server.consumers import \
+            zmq_sub_consumer as sc_
+    except ImportError:
+        return
+    if hasattr(dc.DealerConsumer, '_receive_request'):
+        orig_drr = dc.DealerConsumer._receive_request
+
+        def dealer_receive(self, socket):
+            r = orig_drr(self, socket)
+            reply_id, msg_type, message_id, context, message = r
+            log(ev='recv', via='DEALER', msg_type=TYPE_NAMES[int(msg_type)],
+                message_id=_s(message_id), reply_id=_s(reply_id),
+                zmq_identity=_s(socket.handle.identity),
+                method=(message or {}).get('method') or
+                (message or {}).get('event_type'))
+            return r
+        dc.DealerConsumer._receive_request = dealer_receive
+
+    # (G3 only; 8.1.4's SubConsumer is versioned and differs.)
+    sub_rr = getattr(sc_.SubConsumer, '_receive_request', None)
+    if sub_rr is not None and sub_rr.__code__.co_argcount == 1:
+        def sub_receive(socket):
+            # 5.10.2 SubConsumer._receive_request, plus the log line.
+            topic_filter = socket.recv()
+            message_id = socket.recv()
+            context, message = socket.recv_loaded()
+            log(ev='recv', via='SUB', topic_filter=_s(topic_filter),
+                message_id=_s(message_id),
+                zmq_identity=_s(socket.handle.identity),
+                method=(message or {}).get('method') or
+                (message or {}).get('event_type'))
+            return context, message
+        sc_.SubConsumer._receive_request = staticmethod(sub_receive)
+
+
+def redis_host(sc):
+    return sc.get('redis', sc['net'] + '.4')
+
+
+def role_conf(work, sc, host, name):
+    redis_ip = redis_host(sc)
+    proxy = 'true' if sc.get('proxy') else 'false'
+    path = os.path.join(work, '%s.conf' % name)
+    with open(path, 'w') as f:
+        f.write('[DEFAULT]\n'
+                'transport_url = zmq+redis://%s:6379/\n'
+                'rpc_response_timeout = 10\n'
+                '[oslo_messaging_zmq]\n'
+                'rpc_zmq_host = %s\n'
+                'rpc_zmq_bind_address = %s\n'
+                'rpc_zmq_serialization = %s\n'
+                'use_router_proxy = %s\n'
+                'use_pub_sub = %s\n'
+                'rpc_use_acks = %s\n'
+                'rpc_zmq_ipc_dir = %s\n'
+                '[matchmaker_redis]\n'
+                'host = %s\n'
+                'port = 6379\n'
+                '[zmq_proxy_opts]\n'
+                'host = %s\n'
+                % (redis_ip, host, host, sc['serialization'], proxy, proxy,
+                   proxy, work, redis_ip, host))
+    if name == 'zmq-proxy':
+        return path
+    from oslo_config import cfg
+    conf = cfg.ConfigOpts()
+    conf(['--config-file', path], project='zmqtrace-record')
+    return conf
+
+
+def rpc_transport(om, conf):
+    return (om.get_rpc_transport(conf) if hasattr(om, 'get_rpc_transport')
+            else om.get_transport(conf))
+
+
+UPTIME = ' 12:00:00 up 1 day,  1:00,  0 users,  load average: 0.1'
+
+
+def run_server(args, sc):
+    import eventlet
+    eventlet.monkey_patch()
+    import oslo_messaging as om
+    work, name = args.work, args.name
+    log = EventLog(os.path.join(work, '%s.events.jsonl' % name), name)
+    host = {'node-1': sc['net'] + '.2', 'node-2': sc['net'] + '.3'}[name]
+    # Servers connect only through the proxy (DEALER, SUB): from their IP.
+    instrument(log, host)
+    conf = role_conf(work, sc, host, name)
+    transport = rpc_transport(om, conf)
+
+    class Compute(object):
+        def ping(self, ctxt, arg):
+            return {'pong': arg, 'server': name}
+
+        def get_host_uptime(self, ctxt):
+            return UPTIME
+
+        def boom(self, ctxt, reason):
+            raise ValueError('boom: %s' % reason)
+
+        def echo(self, ctxt, **kw):
+            return kw
+
+        def slow(self, ctxt, delay):
+            eventlet.sleep(delay)
+            return {'late': delay, 'server': name}
+
+        def record_metering_data(self, ctxt, data):
+            log(ev='handled', method='record_metering_data', n=len(data))
+
+        def update_service_capabilities(self, ctxt, capabilities):
+            log(ev='handled', method='update_service_capabilities')
+
+    class Notifications(object):
+        def info(self, ctxt, publisher_id, event_type, payload, metadata):
+            log(ev='handled', method=event_type, priority='info')
+
+        def error(self, ctxt, publisher_id, event_type, payload, metadata):
+            log(ev='handled', method=event_type, priority='error')
+
+    servers = [om.get_rpc_server(
+        transport, om.Target(topic='compute', server=name), [Compute()],
+        executor='eventlet')]
+    if name == 'node-1':
+        ntransport = om.get_notification_transport(conf)
+        servers.append(om.get_notification_listener(
+            ntransport, [om.Target(topic='notifications')],
+            [Notifications()], executor='eventlet'))
+    for s in servers:
+        s.start()
+    # Ready once the name service has our records.
+    import redis
+    r = redis.StrictRedis(host=redis_host(sc), port=6379)
+    want = 2 if name == 'node-2' else 3
+    deadline = now() + 30
+    while now() < deadline:
+        keys = [k.decode() for k in r.keys('*')]
+        mine = [k for k in keys if 'compute' in k and name in k] + \
+               [k for k in keys if 'notifications' in k]
+        if len([k for k in keys if 'compute' in k]) >= 2 and \
+                len(mine) >= want - 1:
+            break
+        eventlet.sleep(0.1)
+    r.close()
+    log(ev='ready', keys=sorted(keys))
+    stop = os.path.join(work, 'stop')
+    while not os.path.exists(stop):
+        eventlet.sleep(0.1)
+    for s in servers:
+        s.stop()
+    for s in servers:
+        s.wait()
+    transport.cleanup()
+    log(ev='exit')
+    os._exit(0)
+
+
+def run_proxy(args, sc):
+    """The real oslo-messaging-zmq-proxy (_cmd/zmq_proxy.main), threads and
+    plain pyzmq as shipped; its forwarding functions wrapped to log each
+    message it sends (t taken after the send returned)."""
+    import threading
+    import zmq
+    log = EventLog(os.path.join(args.work, 'zmq-proxy.events.jsonl'),
+                   'zmq-proxy')
+    host = sc['net'] + '.4'
+    path = role_conf(args.work, sc, host, 'zmq-proxy')
+    instrument(log, None)
+    from oslo_messaging._drivers.zmq_driver.proxy import zmq_queue_proxy as qp
+    from oslo_messaging._drivers.zmq_driver.proxy import \
+        zmq_publisher_proxy as pp
+    from oslo_messaging._cmd import zmq_proxy
+
+    orig_redirect = qp.UniversalQueueProxy._redirect_message
+
+    def redirect(socket, multipart_message):
+        msg_type, routing_key, reply_id, message_id = multipart_message[:4]
+        t0 = now()
+        r = orig_redirect(socket, multipart_message)
+        log(t=now(), t_before=t0, ev='proxy_send',
+            msg_type=TYPE_NAMES[int(msg_type)],
+            routing_key=_s(routing_key), reply_id=_s(reply_id),
+            message_id=_s(message_id),
+            endpoint=_s(socket.getsockopt(zmq.LAST_ENDPOINT)))
+        return r
+    qp.UniversalQueueProxy._redirect_message = staticmethod(redirect)
+
+    orig_publish = pp.PublisherProxy.send_request
+
+    def publish(self, multipart_message):
+        msg_type, topic_filter, reply_id, message_id = multipart_message[:4]
+        t0 = now()
+        r = orig_publish(self, multipart_message)
+        log(t=now(), t_before=t0, ev='proxy_publish',
+            msg_type=TYPE_NAMES[int(msg_type)],
+            topic_filter=_s(topic_filter), reply_id=_s(reply_id),
+            message_id=_s(message_id), endpoint=self.host)
+        return r
+    pp.PublisherProxy.send_request = publish
+
+    def ready():
+        import redis
+        r = redis.StrictRedis(host=redis_host(sc), port=6379)
+        while True:
+            keys = [k.decode() for k in r.keys('*')]
+            if 'PUBLISHERS' in keys and 'ROUTERS' in keys:
+                break
+            time.sleep(0.1)
+        r.close()
+        log(ev='ready', keys=sorted(keys))
+    t = threading.Thread(target=ready)
+    t.daemon = True
+    t.start()
+    sys.argv = ['oslo-messaging-zmq-proxy', '--config-file', path]
+    zmq_proxy.main()
+    log(ev='exit')
+    os._exit(0)
+
+
+
+def run_client(args, sc):
+    import datetime
+    import eventlet
+    eventlet.monkey_patch()
+    import oslo_messaging as om
+    work = args.work
+    log = EventLog(os.path.join(work, 'client.events.jsonl'), 'client')
+    instrument(log, sc['net'] + '.1')
+    conf = role_conf(work, sc, sc['net'] + '.1', 'client')
+    transport = rpc_transport(om, conf)
+    ntransport = om.get_notification_transport(conf)
+    client = om.RPCClient(transport, om.Target(topic='compute'))
+    notifier = om.Notifier(ntransport, publisher_id='compute.node-9',
+                           driver='messagingv2', topics=['notifications'])
+    msgpack = sc['serialization'] == 'msgpack'
+    ctxt = {'user_id': 'a1b2c3', 'project_id': 'p-0001',
+            'request_id': 'req-00000000-1111-2222-3333-444444444444',
+            'roles': ['admin', 'member'], 'is_admin': True,
+            'auth_token': 'SECRET-TOKEN-do-not-print', 'read_deleted': 'no',
+            'user_name': 'demo', 'project_name': 'demo'}
+    seq = [0]
+
+    def api(op, method, server=None, timeout=None, **kw):
+        seq[0] += 1
+        rec = {'ev': 'api', 'seq': seq[0], 'op': op, 'topic': 'compute',
+               'server': server, 'method': method}
+        t = now()
+        try:
+            if op == 'notify':
+                rec['topic'] = 'notifications.' + kw['priority']
+                getattr(notifier, kw['priority'])(ctxt, method, kw['payload'])
+            else:
+                c = client.prepare(server=server, fanout=(op == 'fanout'),
+                                   timeout=timeout)
+                if op == 'call':
+                    rec['result'] = c.call(ctxt, method, **kw)
+                else:
+                    c.cast(ctxt, method, **kw)
+        except Exception as e:
+            rec['error'] = '%s: %s' % (type(e).__name__,
+                                       str(e).splitlines()[0][:200])
+        rec['t'] = t
+        rec['t_done'] = now()
+        log(**rec)
+
+    samples = [{'counter_name': 'cpu_util', 'counter_type': 'gauge',
+                'counter_unit': '%', 'counter_volume': 12.5 + i,
+                'resource_id': 'inst-%04d' % i,
+                'timestamp': '2025-11-26T08:00:%02d' % i}
+               for i in range(3)]
+    caps = {'host': 'node-9', 'free_ram_mb': 2048, 'vcpus': 8}
+    # A body exercising the msgpack types: nested containers, negative
+    # and 64-bit integers, float, None/bool, non-ASCII text, (msgpack
+    # only) bytes and a datetime (oslo msgpackutils ext type).
+    rich = {'ints': [0, -1, 127, 128, -33, 65535, 2 ** 32, -(2 ** 40)],
+            'ratio': 0.25, 'none': None, 'flags': [True, False],
+            'text': u'h\u00e9llo \u2603', 'nested': {'a': {'b': [1, [2]]}}}
+    if msgpack:
+        rich['blob'] = bytes(range(16))
+        rich['when'] = datetime.datetime(2025, 11, 26, 8, 0, 0)
+    for rnd in range(2):
+        api('call', 'ping', server='node-1', arg=1 + 10 * rnd)
+        api('call', 'ping', server='node-2', arg=2 + 10 * rnd)
+        api('call', 'get_host_uptime')
+        api('cast', 'record_metering_data', data=samples)
+        api('fanout', 'update_service_capabilities', capabilities=caps)
+        eventlet.sleep(0.05)
+    api('call', 'echo', server='node-1', **rich)
+    api('call', 'boom', server='node-2', reason='no valid host')
+    api('notify', 'compute.instance.create.end', priority='info',
+        payload={'instance_id': 'inst-0001', 'state': 'active'})
+    api('notify', 'compute.instance.create.error', priority='error',
+        payload={'instance_id': 'inst-0002', 'state': 'error'})
+    eventlet.sleep(0.05)
+    # 70,000-character text: msgpack str32 / a long JSON string, and a
+    # multi-segment ZMTP long frame.
+    if sc.get('big_cast', True):
+        api('cast', 'record_metering_data', server='node-1',
+            data=[{'counter_name': 'blob', 'note': 'x' * 70000}])
+    # The client gives up after 1 s (the timeout must be an integer); the
+    # reply still goes on the wire 1.5 s after the request.
+    api('call', 'slow', server='node-2', timeout=1, delay=1.5)
+    eventlet.sleep(0.7)
+    api('call', 'ping', server='node-1', arg=99)
+    api('notify', 'compute.instance.delete.end', priority='info',
+        payload={'instance_id': 'inst-0001'})
+    eventlet.sleep(0.3)
+    transport.cleanup()
+    ntransport.cleanup()
+    log(ev='exit')
+    os._exit(0)
+
+
+# ---------------------------------------------------------------------------
+# Legacy impl_zmq (oslo.messaging <= 1.10): role side.
+# ---------------------------------------------------------------------------
+
+def legacy_setup(args, sc, host):
+    """Global cfg.CONF (the legacy driver insists on it) for one host."""
+    work = args.work
+    ip = sc['hosts'][host]
+    ipc = os.path.join(work, 'ipc-' + host)
+    os.makedirs(ipc, exist_ok=True)
+    ring = os.path.join(work, 'ring.json')
+    path = os.path.join(work, '%s-%s.conf' % (host, args.role))
+    with open(path, 'w') as f:
+        f.write('[DEFAULT]\n'
+                'rpc_backend = zmq\n'
+                'rpc_zmq_host = %s\n'
+                'rpc_zmq_bind_address = %s\n'
+                'rpc_zmq_ipc_dir = %s\n'
+                'rpc_zmq_matchmaker = ring\n'
+                'rpc_zmq_port = 9501\n'
+                'rpc_response_timeout = 10\n'
+                '[matchmaker_ring]\n'
+                'ringfile = %s\n' % (host, ip, ipc, ring))
+    return path
+
+
+def instrument_legacy(log, sc, host):
+    """Wrap the legacy driver: every PUSH connection gets this host's
+    address and a pinned source port (so src is known exactly, as in the
+    re-enactments), hostnames resolve through the scenario's table (no
+    /etc/hosts), and every multipart handed to libzmq is logged with its
+    frames.  Receivers log what they read from TCP."""
+    import itertools
+    import logging
+    from oslo_messaging._drivers import impl_zmq
+
+    my_ip = sc['hosts'][host]
+    ports = itertools.count(40000 + 1000 * int(my_ip.rsplit('.', 1)[1]))
+
+    orig_init = impl_zmq.ZmqClient.__init__
+
+    def client_init(self, addr):
+        h, port = addr[len('tcp://'):].rsplit(':', 1)
+        ip = sc['hosts'].get(h, h)
+        sport = next(ports)
+        orig_init(self, 'tcp://%s:%d;%s:%s' % (my_ip, sport, ip, port))
+        self.outq._zt = {'src': '%s:%d' % (my_ip, sport),
+                         'dst': '%s:%s' % (ip, port), 'addr': addr}
+    impl_zmq.ZmqClient.__init__ = client_init
+
+    orig_send = impl_zmq.ZmqSocket.send
+
+    def send(self, data, **kw):
+        info = getattr(self, '_zt', None)
+        t = now()
+        r = orig_send(self, data, **kw)
+        if info:
+            log(ev='send', t=t, t_returned=now(),
+                frames=[bytes(f).decode('utf-8') for f in data], **info)
+        return r
+    impl_zmq.ZmqSocket.send = send
+
+    orig_recv = impl_zmq.ZmqSocket.recv
+
+    def recv(self, **kw):
+        data = orig_recv(self, **kw)
+        if self.addr.startswith('tcp://'):
+            fr = [getattr(f, 'bytes', f) for f in data]
+            log(ev='recv', msg_id_frame=fr[0].decode('utf-8', 'replace'),
+                topic=fr[1].decode('utf-8', 'replace'),
+                envelope=fr[2].decode('utf-8', 'replace'), nframes=len(fr))
+        return data
+    impl_zmq.ZmqSocket.recv = recv
+
+    class Warnings(logging.Handler):
+        def emit(self, record):
+            log(ev='warning', logger=record.name, line=record.getMessage())
+    h = Warnings(level=logging.WARNING)
+    logging.getLogger('oslo_messaging').addHandler(h)
+
+
+def run_legacy_receiver(args, sc):
+    import eventlet
+    eventlet.monkey_patch()
+    host = args.name
+    log = EventLog(os.path.join(args.work, 'receiver-%s.events.jsonl'
+                                % host), 'receiver-' + host)
+    path = legacy_setup(args, sc, host)
+    instrument_legacy(log, sc, host)
+    from oslo_messaging._cmd import zmq_receiver
+    from oslo_messaging._drivers import impl_zmq
+    orig = impl_zmq.ZmqProxy.consume_in_thread
+
+    def consume_in_thread(self):
+        orig(self)
+        log(ev='ready')
+    impl_zmq.ZmqProxy.consume_in_thread = consume_in_thread
+    # The real oslo-messaging-zmq-receiver entry point.
+    sys.argv = ['oslo-messaging-zmq-receiver', '--config-file', path]
+    zmq_receiver.main()
+
+
+def run_legacy_server(args, sc):
+    import eventlet
+    eventlet.monkey_patch()
+    host = args.name
+    log = EventLog(os.path.join(args.work, '%s.events.jsonl' % host), host)
+    path = legacy_setup(args, sc, host)
+    from oslo_config import cfg
+    import oslo_messaging as om
+    instrument_legacy(log, sc, host)
+    cfg.CONF(['--config-file', path], project='oslo')
+    transport = om.get_transport(cfg.CONF)
+
+    class Compute(object):
+        def ping(self, ctxt, arg):
+            return {'pong': arg, 'server': host}
+
+        def get_host_uptime(self, ctxt):
+            return UPTIME
+
+        def boom(self, ctxt, reason):
+            raise ValueError('boom: %s' % reason)
+
+        def run_instance(self, ctxt, instance_id):
+            log(ev='handled', method='run_instance')
+
+        def record_metering_data(self, ctxt, data):
+            log(ev='handled', method='record_metering_data')
+
+        def update_service_capabilities(self, ctxt, capabilities):
+            log(ev='handled', method='update_service_capabilities')
+
+    class Notifications(object):
+        def info(self, ctxt, publisher_id, event_type, payload, metadata):
+            log(ev='handled', method=event_type, priority='info')
+
+        def error(self, ctxt, publisher_id, event_type, payload, metadata):
+            log(ev='handled', method=event_type, priority='error')
+
+    servers = [om.get_rpc_server(
+        transport, om.Target(topic='compute', server=host), [Compute()],
+        executor='eventlet')]
+    if host == 'compute1':
+        servers.append(om.get_notification_listener(
+            transport, [om.Target(topic='notifications')],
+            [Notifications()], executor='eventlet'))
+    for s in servers:
+        s.start()
+    eventlet.sleep(0.3)
+    log(ev='ready')
+    stop = os.path.join(args.work, 'stop')
+    while not os.path.exists(stop):
+        eventlet.sleep(0.1)
+    for s in servers:
+        s.stop()
+    log(ev='exit')
+    os._exit(0)
+
+
+def run_legacy_client(args, sc):
+    import eventlet
+    eventlet.monkey_patch()
+    host = args.name
+    log = EventLog(os.path.join(args.work, 'client.events.jsonl'), host)
+    path = legacy_setup(args, sc, host)
+    from oslo_config import cfg
+    import oslo_messaging as om
+    instrument_legacy(log, sc, host)
+    cfg.CONF(['--config-file', path], project='oslo')
+    transport = om.get_transport(cfg.CONF)
+    # A version, as every real RPC API had: without one the 1.10
+    # dispatcher fails on the driver's 'version': None.
+    client = om.RPCClient(transport, om.Target(topic='compute',
+                                               version='1.0'))
+    notifier_v1 = om.Notifier(transport, publisher_id='compute.controller',
+                              driver='messaging', topic='notifications')
+    notifier_v2 = om.Notifier(transport, publisher_id='compute.controller',
+                              driver='messagingv2', topic='notifications')
+    ctxt = {'user_id': 'a1b2c3', 'project_id': 'p-0001',
+            'request_id': 'req-00000000-1111-2222-3333-444444444444',
+            'roles': ['admin', 'member'], 'is_admin': True,
+            'auth_token': None, 'read_deleted': 'no'}
+    seq = [0]
+
+    def api(op, method, server=None, topic='compute', **kw):
+        seq[0] += 1
+        rec = {'ev': 'api', 'seq': seq[0], 'op': op, 'topic': topic,
+               'server': server, 'method': method}
+        t = now()
+        try:
+            if op == 'notify':
+                rec['topic'] = 'notifications.' + kw['priority']
+                rec['notifier'] = kw['driver']
+                n = notifier_v1 if kw['driver'] == 'messaging' \
+                    else notifier_v2
+                getattr(n, kw['priority'])(ctxt, method, kw['payload'])
+            else:
+                c = client.prepare(topic=topic, server=server,
+                                   fanout=(op == 'fanout'))
+                if op == 'call':
+                    rec['result'] = c.call(ctxt, method, **kw)
+                else:
+                    c.cast(ctxt, method, **kw)
+        except Exception as e:
+            rec['error'] = '%s: %s' % (type(e).__name__,
+                                       str(e).splitlines()[0][:200])
+        rec['t'] = t
+        rec['t_done'] = now()
+        log(**rec)
+
+    caps = {'host': 'controller', 'free_ram_mb': 2048}
+    api('call', 'ping', server='compute1', arg=1)
+    api('call', 'ping', server='compute2', arg=2)
+    # No server: the ring picks compute1, then compute2.
+    api('call', 'get_host_uptime')
+    api('call', 'get_host_uptime')
+    api('cast', 'run_instance', server='compute2', instance_id='inst-0001')
+    # One message per host of the ring, each on its own connection.
+    api('fanout', 'update_service_capabilities', capabilities=caps)
+    eventlet.sleep(0.1)
+    api('call', 'boom', server='compute1', reason='no valid host')
+    # Four casts without waiting: four concurrent connections.
+    for i in range(4):
+        api('cast', 'record_metering_data', server='compute%d' % (1 + i % 2),
+            data=[{'counter_name': 'cpu_util', 'counter_volume': i}])
+    eventlet.sleep(0.2)
+    api('notify', 'compute.instance.create.end', priority='info',
+        driver='messaging', payload={'instance_id': 'inst-0001'})
+    api('notify', 'compute.instance.create.error', priority='error',
+        driver='messagingv2', payload={'instance_id': 'inst-0002'})
+    # Not in the ring: the driver warns and sends nothing.
+    api('cast', 'select_destinations', topic='scheduler', request_spec={})
+    eventlet.sleep(0.1)
+    api('call', 'ping', server='compute1', arg=99)
+    eventlet.sleep(0.5)
+    log(ev='exit')
+    os._exit(0)
+
+
+# ---------------------------------------------------------------------------
+# Orchestrator side: system Python.
+# ---------------------------------------------------------------------------
+
+def site_packages(venv):
+    out = subprocess.check_output(
+        [os.path.join(venv, 'bin', 'python'), '-c',
+         'import sysconfig; print(sysconfig.get_paths()["purelib"])'])
+    return out.decode().strip()
+
+
+def ensure_venv(root, version):
+    venv = os.path.join(root, 'om-' + version)
+    py = os.path.join(venv, 'bin', 'python')
+    marker = os.path.join(venv, '.zmqtrace-ready')
+    if os.path.exists(marker):
+        return py
+    if os.path.exists(venv):
+        shutil.rmtree(venv)
+    subprocess.check_call([sys.executable, '-m', 'venv', venv])
+    pip = [py, '-m', 'pip', 'install', '-q', '--disable-pip-version-check']
+    subprocess.check_call(pip + VERSIONS[version]['pins'])
+    subprocess.check_call(pip + ['--no-deps', 'oslo.messaging==' + version])
+    sp = site_packages(venv)
+    pdir = os.path.join(PATCH_DIR, version)
+    for p in sorted(os.listdir(pdir)) if os.path.isdir(pdir) else []:
+        if p.endswith('.patch'):
+            subprocess.check_call(['patch', '-p1', '-d', sp, '-i',
+                                   os.path.join(pdir, p)])
+    open(marker, 'w').close()
+    return py
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise SystemExit('timed out waiting for ' + what)
+
+
+def read_events(work):
+    evs = []
+    for fn in sorted(os.listdir(work)):
+        if fn.endswith('.events.jsonl'):
+            with open(os.path.join(work, fn)) as f:
+                evs.extend(json.loads(l) for l in f if l.strip())
+    evs.sort(key=lambda e: e['t'])
+    return evs
+
+
+def record(name, sc, args):
+    py = ensure_venv(args.venv_root, sc['oslo_messaging'])
+    work = os.path.join(args.work_root, name)
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    os.makedirs(work)
+    net = sc['net']
+    me = os.path.abspath(__file__)
+    procs = []
+
+    def spawn(cmd, **kw):
+        p = subprocess.Popen(cmd, **kw)
+        procs.append(p)
+        return p
+
+    try:
+        redis_p = spawn(['redis-server', '--bind', redis_host(sc), '--port',
+                         '6379', '--save', '', '--appendonly', 'no',
+                         '--dir', work, '--protected-mode', 'no'],
+                        stdout=open(os.path.join(work, 'redis.log'), 'w'))
+        wait_for(lambda: subprocess.call(
+            ['redis-cli', '-h', redis_host(sc), 'ping'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0,
+            10, 'redis')
+        pcap_tmp = os.path.join(work, name + '.pcap')
+        tcpdump_err = open(os.path.join(work, 'tcpdump.err'), 'w')
+        tcpdump = spawn(['tcpdump', '-i', 'lo', '-s', '0', '-n', '-Z',
+                         'root', '-w', pcap_tmp, 'net', net + '.0/24'],
+                        stderr=tcpdump_err)
+        wait_for(lambda: 'listening on' in open(
+            os.path.join(work, 'tcpdump.err')).read(), 10, 'tcpdump')
+        time.sleep(0.3)
+        role = [py, '-W', 'ignore', me, '_role', name, '--work', work]
+
+        def ready(node):
+            p = os.path.join(work, node + '.events.jsonl')
+            return os.path.exists(p) and '"ready"' in open(p).read()
+        proxy = None
+        if sc.get('proxy'):
+            proxy = spawn(role + ['--role', 'proxy', '--name', 'zmq-proxy'],
+                          stdout=open(os.path.join(work, 'zmq-proxy.log'),
+                                      'w'), stderr=subprocess.STDOUT)
+            wait_for(lambda: ready('zmq-proxy'), 30, 'proxy')
+        servers = []
+        for node in ('node-1', 'node-2'):
+            servers.append(spawn(
+                role + ['--role', 'server', '--name', node],
+                stdout=open(os.path.join(work, node + '.log'), 'w'),
+                stderr=subprocess.STDOUT))
+        wait_for(lambda: ready('node-1') and ready('node-2'), 60,
+                 'servers')
+        time.sleep(0.2)
+        clog = open(os.path.join(work, 'client.log'), 'w')
+        client = spawn(role + ['--role', 'client', '--name', 'client'],
+                       stdout=clog, stderr=subprocess.STDOUT)
+        if client.wait(timeout=120) != 0:
+            raise SystemExit('client failed: see %s/client.log' % work)
+        time.sleep(0.3)
+        open(os.path.join(work, 'stop'), 'w').close()
+        for p in servers:
+            p.wait(timeout=30)
+        if proxy:
+            proxy.send_signal(signal.SIGINT)
+            proxy.wait(timeout=10)
+        time.sleep(0.3)
+        tcpdump.send_signal(signal.SIGINT)
+        tcpdump.wait(timeout=10)
+        redis_p.send_signal(signal.SIGTERM)
+        redis_p.wait(timeout=10)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    err = open(os.path.join(work, 'tcpdump.err')).read()
+    drops = [l for l in err.splitlines() if 'dropped by kernel' in l]
+    if not drops or not drops[0].startswith('0 '):
+        raise SystemExit('tcpdump reported drops: %r' % drops)
+    truth = (build_proxy_truth if sc.get('proxy') else build_truth)(
+        name, sc, read_events(work))
+    os.makedirs(args.out, exist_ok=True)
+    shutil.copy(pcap_tmp, os.path.join(args.out, name + '.pcap'))
+    with open(os.path.join(args.out, name + '.truth.json'), 'w') as f:
+        json.dump(truth, f, indent=1, sort_keys=False)
+        f.write('\n')
+    size = os.path.getsize(os.path.join(args.out, name + '.pcap'))
+    print('%s: %d bytes, %d messages, %d calls; %s' % (
+        name, size, truth['summary']['messages'], truth['summary']['calls'],
+        drops[0]))
+
+
+def record_legacy(name, sc, args):
+    py = ensure_venv(args.venv_root, sc['oslo_messaging'])
+    work = os.path.join(args.work_root, name)
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    os.makedirs(work)
+    with open(os.path.join(work, 'ring.json'), 'w') as f:
+        json.dump(sc['ring'], f)
+    net = sc['net']
+    me = os.path.abspath(__file__)
+    procs = []
+
+    def spawn(cmd, logname):
+        p = subprocess.Popen(cmd, stdout=open(os.path.join(work, logname),
+                                              'w'),
+                             stderr=subprocess.STDOUT)
+        procs.append(p)
+        return p
+
+    def ready(fn):
+        p = os.path.join(work, fn)
+        return os.path.exists(p) and '"ready"' in open(p).read()
+
+    try:
+        pcap_tmp = os.path.join(work, name + '.pcap')
+        tcpdump = subprocess.Popen(
+            ['tcpdump', '-i', 'lo', '-s', '0', '-n', '-Z', 'root', '-w',
+             pcap_tmp, 'net', net + '.0/24'],
+            stderr=open(os.path.join(work, 'tcpdump.err'), 'w'))
+        procs.append(tcpdump)
+        wait_for(lambda: 'listening on' in open(
+            os.path.join(work, 'tcpdump.err')).read(), 10, 'tcpdump')
+        time.sleep(0.3)
+        role = [py, '-W', 'ignore', me, '_role', name, '--work', work]
+        receivers = []
+        for host in sc['hosts']:
+            receivers.append(spawn(role + ['--role', 'receiver', '--name',
+                                           host], 'receiver-%s.log' % host))
+        wait_for(lambda: all(ready('receiver-%s.events.jsonl' % h)
+                             for h in sc['hosts']), 30, 'receivers')
+        servers = [spawn(role + ['--role', 'server', '--name', h],
+                         '%s.log' % h) for h in ('compute1', 'compute2')]
+        wait_for(lambda: ready('compute1.events.jsonl') and
+                 ready('compute2.events.jsonl'), 30, 'servers')
+        client = spawn(role + ['--role', 'client', '--name', 'controller'],
+                       'client.log')
+        if client.wait(timeout=120) != 0:
+            raise SystemExit('client failed: see %s/client.log' % work)
+        time.sleep(0.5)
+        open(os.path.join(work, 'stop'), 'w').close()
+        for p in servers:
+            p.wait(timeout=30)
+        for p in receivers:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=10)
+        time.sleep(0.3)
+        tcpdump.send_signal(signal.SIGINT)
+        tcpdump.wait(timeout=10)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    err = open(os.path.join(work, 'tcpdump.err')).read()
+    drops = [l for l in err.splitlines() if 'dropped by kernel' in l]
+    if not drops or not drops[0].startswith('0 '):
+        raise SystemExit('tcpdump reported drops: %r' % drops)
+    truth = build_legacy_truth(name, sc, read_events(work))
+    os.makedirs(args.out, exist_ok=True)
+    shutil.copy(pcap_tmp, os.path.join(args.out, name + '.pcap'))
+    with open(os.path.join(args.out, name + '.truth.json'), 'w') as f:
+        json.dump(truth, f, indent=1)
+        f.write('\n')
+    size = os.path.getsize(os.path.join(args.out, name + '.pcap'))
+    print('%s: %d bytes, %d messages, %d calls; %s' % (
+        name, size, truth['summary']['messages'], truth['summary']['calls'],
+        drops[0]))
+
+
+def build_legacy_truth(name, sc, evs):
+    """The legacy truth format (as legacy_liberty_ring.truth.json): one
+    entry per multipart on one PUSH->PULL connection, described from the
+    frames the sender handed to libzmq."""
+    ip_host = {v: k for k, v in sc['hosts'].items()}
+    messages = []
+    for e in evs:
+        if e['ev'] != 'send':
+            continue
+        fr = e['frames']
+        host = ip_host[e['src'].split(':')[0]]
+        m = {'t': round(e['t'], 6), 'src': e['src'], 'dst': e['dst'],
+             'sender_host': host,
+             'sender_role': 'client' if e['process'] == 'controller'
+             else 'server',
+             'kind': None, 'msg_id_frame': fr[0], 'topic': fr[1],
+             'envelope': fr[2], 'nframes': len(fr)}
+        if fr[2] == 'cast':
+            ctx, msg = json.loads(fr[3])
+            assert isinstance(ctx, str)     # double-encoded context
+        else:
+            pairs = dict(zip(fr[4::2], fr[5::2]))
+            m['oslo.version'] = pairs['oslo.version']
+            m['flattened_keys'] = fr[4::2]
+            msg = json.loads(pairs['oslo.message'])
+        method = msg.get('method')
+        m['method'] = method
+        if method == '-reply':
+            m['kind'] = 'call'
+            m['method'] = msg['args']['msg'][-1]['method']
+            m['call_msg_id'] = msg['args']['msg_id']
+            m['reply_topic'] = msg['args']['topic']
+        elif method == '-process_reply':
+            m['kind'] = 'reply'
+            m['call_msg_id'] = msg['args']['msg_id']
+            m['failure'] = any(isinstance(r, dict) and 'exc' in r
+                               for r in msg['args']['response'])
+        elif method is None and 'event_type' in msg:
+            m['kind'] = 'notification'
+            m['event_type'] = msg['event_type']
+            m['priority'] = msg['priority']
+            m['payload_message_id'] = msg['message_id']
+        elif fr[1].startswith('fanout~'):
+            m['kind'] = 'fanout'
+        else:
+            m['kind'] = 'cast'
+        messages.append(m)
+    messages.sort(key=lambda m: m['t'])
+    recv = [e for e in evs if e['ev'] == 'recv']
+    # Every message sent reached the receiver of its host.
+    sent = sorted((m['topic'], m['msg_id_frame']) for m in messages)
+    got = sorted((r['topic'], r['msg_id_frame']) for r in recv)
+    if sent != got:
+        raise SystemExit('sent and received differ:\n%r\n%r' % (sent, got))
+    calls = []
+    for m in messages:
+        if m['kind'] != 'call':
+            continue
+        rep = [r for r in messages if r['kind'] == 'reply'
+               and r['call_msg_id'] == m['call_msg_id']]
+        c = {'call_msg_id': m['call_msg_id'], 'method': m['method'],
+             'topic': m['topic'], 'reply_topic': m['reply_topic'],
+             't_request': m['t'], 'request_src': m['src'],
+             'request_dst': m['dst']}
+        if rep:
+            r = rep[0]
+            c.update(t_reply=r['t'], reply_src=r['src'], reply_dst=r['dst'],
+                     latency_s=round(r['t'] - m['t'], 6),
+                     failure=r['failure'])
+        calls.append(c)
+    api = sorted(({k: v for k, v in e.items()} for e in evs
+                  if e['ev'] == 'api'), key=lambda a: a['seq'])
+    warnings = [{'log': e['process'], 'logger': e['logger'],
+                 'line': e['line']} for e in evs if e['ev'] == 'warning']
+    by = {}
+    for m in messages:
+        k = '%s %s %s' % (m['kind'], m['topic'],
+                          m.get('event_type') or m['method'])
+        by[k] = by.get(k, 0) + 1
+    return {
+        'capture': name + '.pcap',
+        'generator': {
+            'kind': 'real oslo.messaging legacy impl_zmq on Python 3.11 + '
+                    'eventlet, with Python 3 patches (captures/tools/'
+                    'oslo_patches/%s)' % sc['oslo_messaging'],
+            'oslo_messaging': sc['oslo_messaging'],
+            'matchmaker': 'MatchMakerRing (ringfile)',
+            'receiver': 'oslo-messaging-zmq-receiver (impl_zmq.ZmqProxy, '
+                        'real _cmd.zmq_receiver.main) per host on '
+                        '<ip>:9501, own rpc_zmq_ipc_dir per host',
+            'connections': 'one new PUSH socket, zmq context and TCP '
+                           'connection per message (ZmqClient per _cast)',
+            'source_address': 'pinned: tcp://<host ip>:<port>;<dst>:9501, '
+                              'ports counted from 40000 + 1000 * last '
+                              'octet (src exact, no socket-table lookup)',
+            'clock': 'epoch seconds of the generating host; same clock as '
+                     'the pcap timestamps; t = just before send_multipart '
+                     '(the TCP connection is set up after that)',
+            'recorder': 'captures/tools/record_oslo.py ' + name,
+        },
+        'hosts': sc['hosts'],
+        'ring': sc['ring'],
+        'messages': messages,
+        'calls': calls,
+        'dropped': [a for a in api if a.get('topic') == 'scheduler'],
+        'warnings': warnings,
+        'receiver_in_count': len(recv),
+        'api_ops': api,
+        'summary': {
+            'messages': len(messages),
+            'connections': len(messages),
+            'by_kind_topic_method': dict(sorted(by.items())),
+            'calls': len(calls),
+            'calls_with_reply': sum(1 for c in calls if 't_reply' in c),
+        },
+    }
+
+
+def build_proxy_truth(name, sc, evs):
+    """Every hop through oslo-messaging-zmq-proxy: client->proxy (frontend
+    ROUTER), proxy->server and server->proxy (backend ROUTER),
+    proxy->client, proxy-pub->server (PUB -> SUB).  A ROUTER's peer is
+    named by the routing key (the peer DEALER's identity); the DEALER's
+    own monitor gives that connection's 4-tuple."""
+    net = sc['net']
+    conns = {}
+    for e in evs:
+        if e['ev'] == 'conn' and e['what'] == 'connected':
+            conns[(e['zmq_identity'], e['peer'])] = e['local']
+    by_ident = {}
+    for (ident, peer), local in conns.items():
+        by_ident.setdefault(ident, []).append((peer, local))
+    proxy_addrs = sorted({e['addr'] for e in evs
+                          if e['ev'] == 'bind' and e['process'] == 'zmq-proxy'})
+    requests = {}
+    for e in evs:
+        if e['ev'] == 'send' and e['process'] == 'client':
+            requests.setdefault(e['message_id'], e)
+    frontends = {peer for e in requests.values()
+                 for peer, _ in by_ident.get(e['zmq_identity'], [])}
+    problems = []
+
+    def one(ident, peer=None):
+        c = [(p, l) for p, l in by_ident.get(ident, [])
+             if peer is None or p == peer]
+        if len(c) != 1:
+            problems.append('connection of %s to %s: %r' % (ident, peer, c))
+            return None, None
+        return c[0]
+
+    def described(m, message_id):
+        req = requests.get(message_id)
+        if req:
+            for k in ('topic', 'server', 'method', 'fanout'):
+                m.setdefault(k, req[k])
+            for k in ('event_type', 'payload_message_id', 'priority'):
+                if k in req:
+                    m.setdefault(k, req[k])
+        return m
+
+    messages = []
+    for e in evs:
+        if e['ev'] == 'send' and e['process'] == 'client':
+            peer, local = one(e['zmq_identity'])
+            m = {k: e[k] for k in ('msg_type', 'message_id', 'process',
+                                   'socket_type', 'zmq_identity', 'topic',
+                                   'server', 'fanout', 'method',
+                                   'routing_key')}
+            for k in ('event_type', 'payload_message_id', 'priority'):
+                if k in e:
+                    m[k] = e[k]
+            m.update(t=round(e['t'], 6), hop='client->proxy', src=local,
+                     dst=peer)
+            messages.append(m)
+        elif e['ev'] == 'send':                     # server ACK / REPLY
+            peer, local = one(e['zmq_identity'])
+            m = {'t': round(e['t'], 6), 'msg_type': e['msg_type'],
+                 'message_id': e['message_id'], 'process': e['process'],
+                 'socket_type': e['socket_type'],
+                 'zmq_identity': e['zmq_identity'],
+                 'reply_to': e['message_id'], 'reply_id': e['reply_id'],
+                 'hop': 'server->proxy', 'src': local, 'dst': peer}
+            if e['msg_type'] == 'REPLY':
+                m['failure'] = e['failure']
+            messages.append(described(m, e['message_id']))
+        elif e['ev'] == 'proxy_send':
+            ep = e['endpoint'][len('tcp://'):]
+            to_client = ep in frontends
+            peer, local = one(e['routing_key'], ep)
+            m = {'t': round(e['t'], 6), 'msg_type': e['msg_type'],
+                 'message_id': e['message_id'], 'process': 'zmq-proxy',
+                 'routing_key': e['routing_key'], 'reply_id': e['reply_id'],
+                 'hop': 'proxy->client' if to_client else 'proxy->server',
+                 'src': ep, 'dst': local}
+            if to_client:
+                m['reply_to'] = e['message_id']
+            messages.append(described(m, e['message_id']))
+        elif e['ev'] == 'proxy_publish':
+            got = [r for r in evs if r['ev'] == 'recv' and
+                   r.get('via') == 'SUB' and
+                   r['message_id'] == e['message_id']]
+            for r in got:
+                peer, local = one(r['zmq_identity'], e['endpoint'])
+                m = {'t': round(e['t'], 6), 'msg_type': e['msg_type'],
+                     'message_id': e['message_id'], 'process': 'zmq-proxy',
+                     'topic_filter': e['topic_filter'],
+                     'reply_id': e['reply_id'], 'hop': 'proxy-pub->server',
+                     'src': e['endpoint'], 'dst': local,
+                     'received_by': r['process']}
+                messages.append(described(m, e['message_id']))
+    # Every request a server decoded from its DEALER came from the proxy.
+    fwd = sorted((m['message_id'], m['msg_type']) for m in messages
+                 if m['hop'] == 'proxy->server')
+    dec = sorted((r['message_id'], r['msg_type']) for r in evs
+                 if r['ev'] == 'recv' and r.get('via') == 'DEALER')
+    if fwd != dec:
+        problems.append('forwarded %r, decoded %r' % (fwd, dec))
+    if problems:
+        raise SystemExit('truth problems:\n' + '\n'.join(problems))
+    messages.sort(key=lambda m: m['t'])
+    api = sorted((dict(e) for e in evs if e['ev'] == 'api'),
+                 key=lambda a: a['seq'])
+    call_ops = [a for a in api if a['op'] == 'call']
+    call_msgs = [m for m in messages
+                 if m['hop'] == 'client->proxy' and m['msg_type'] == 'CALL']
+    if len(call_ops) != len(call_msgs):
+        raise SystemExit('%d call ops, %d CALL messages' % (
+            len(call_ops), len(call_msgs)))
+    calls = []
+    for m, op in zip(call_msgs, call_ops):
+        if op['method'] != m['method']:
+            raise SystemExit('call op %r does not match %r' % (op, m))
+        hop = {}
+        for x in messages:
+            if x['message_id'] == m['message_id'] and \
+                    x['msg_type'] in ('ACK', 'REPLY'):
+                hop.setdefault((x['hop'], x['msg_type']), x)
+        rep = hop.get(('server->proxy', 'REPLY'))
+        rep_c = hop.get(('proxy->client', 'REPLY'))
+        ack = hop.get(('server->proxy', 'ACK'))
+        calls.append({
+            'message_id': m['message_id'], 'method': m['method'],
+            'topic': m['topic'], 'server': m['server'],
+            't_request': m['t'],
+            't_ack': ack['t'] if ack else None,
+            't_reply': rep['t'] if rep else None,
+            't_reply_to_client': rep_c['t'] if rep_c else None,
+            'wire_latency_s': round(rep['t'] - m['t'], 6) if rep else None,
+            'failure': rep['failure'] if rep else None,
+            't_api_start': op['t'], 't_api_done': op['t_done'],
+            'error': op.get('error')})
+    by = {}
+    for m in messages:
+        k = '%s %s %s %s' % (m['hop'], m['msg_type'], m.get('topic'),
+                             m.get('method'))
+        by[k] = by.get(k, 0) + 1
+    endpoints = {}
+    for e in evs:
+        if e['ev'] == 'bind':
+            endpoints.setdefault(e['process'], []).append(e['addr'])
+    return {
+        'capture': name + '.pcap',
+        'generator': {
+            'kind': 'real oslo.messaging new zmq driver and real '
+                    'oslo-messaging-zmq-proxy',
+            'oslo_messaging': sc['oslo_messaging'],
+            'generation': sc['generation'],
+            'wire_version_frame': sc['generation'] == 'G4',
+            'mode': {'serialization': sc['serialization'], 'proxy': True,
+                     'pub_sub': True, 'acks': True, 'dynamic': False},
+            'executor': 'eventlet (proxy: threads, as shipped)',
+            'python': '3.11 (compatibility patches: captures/tools/'
+                      'oslo_patches/%s)' % sc['oslo_messaging'],
+            'matchmaker': 'redis %s:6379 (captured: same net)'
+                          % redis_host(sc),
+            'client_source_address': 'libzmq tcp://%s.1:0;<proxy> connect '
+                                     'syntax (servers likewise from their '
+                                     'own IP)' % net,
+            'clock': 'epoch seconds of the generating host; same clock as '
+                     'the pcap timestamps; t = just before the last frame '
+                     'was handed to libzmq (client/server REPLY and '
+                     'requests), before the first (server ACK), just after '
+                     'the forwarding call returned (proxy)',
+            'recorder': 'captures/tools/record_oslo.py ' + name,
+        },
+        'endpoints': endpoints,
+        'proxy': {'addresses': proxy_addrs, 'frontend': sorted(frontends)},
+        'client_host': net + '.1',
+        'messages': messages,
+        'calls': calls,
+        'api_ops': api,
+        'dropped': [],
+        'summary': {
+            'messages': len(messages),
+            'by_hop_type_topic_method': dict(sorted(by.items())),
+            'calls': len(calls),
+            'calls_with_reply': sum(1 for c in calls if c['t_reply']),
+        },
+    }
+
+
+def build_truth(name, sc, evs):
+    net = sc['net']
+    # Connections: (zmq identity, peer) -> local address, from monitors.
+    conns = {}
+    for e in evs:
+        if e['ev'] == 'conn' and e['what'] == 'connected':
+            conns[(e['zmq_identity'], e['peer'])] = e['local']
+    endpoints = {}
+    for e in evs:
+        if e['ev'] == 'bind':
+            endpoints.setdefault(e['process'], []).append(e['addr'])
+    recvs = {}
+    for e in evs:
+        if e['ev'] == 'recv':
+            recvs.setdefault(e['message_id'], []).append(e)
+    messages = []
+    requests = {}
+    problems = []
+    for e in evs:
+        if e['ev'] != 'send' or e['msg_type'] == 'REPLY':
+            continue
+        got = recvs.get(e['message_id'], [])
+        if not got:
+            problems.append('request %s never received' % e['message_id'])
+            continue
+        r = got.pop(0)
+        m = {'t': round(e['t'], 6), 'msg_type': e['msg_type'],
+             'message_id': e['message_id'], 'process': e['process'],
+             'socket_type': e['socket_type'],
+             'zmq_identity': e['zmq_identity'], 'topic': e['topic'],
+             'server': e['server'], 'fanout': e['fanout'],
+             'method': e['method']}
+        for k in ('event_type', 'payload_message_id', 'priority'):
+            if k in e:
+                m[k] = e[k]
+        m['hop'] = 'client->server'
+        m['dst'] = r['addr']
+        m['received_by'] = r['process']
+        m['src'] = conns.get((e['zmq_identity'], r['addr']))
+        if m['src'] is None:
+            problems.append('no connection for %s' % e['message_id'])
+        messages.append(m)
+        requests.setdefault(e['message_id'], m)
+    for e in evs:
+        if e['ev'] != 'send' or e['msg_type'] != 'REPLY':
+            continue
+        req = requests[e['message_id']]
+        m = {'t': round(e['t'], 6), 'msg_type': 'REPLY',
+             'message_id': e['message_id'], 'process': e['process'],
+             'socket_type': e['socket_type'],
+             'zmq_identity': e['zmq_identity'],
+             'reply_to': e['message_id'], 'reply_id': e['reply_id'],
+             'topic': req['topic'], 'method': req['method'],
+             'failure': e['failure'], 'hop': 'server->client',
+             'src': req['dst'], 'dst': req['src']}
+        if e['addr'] != req['dst']:
+            problems.append('reply %s from %s, request went to %s' % (
+                e['message_id'], e['addr'], req['dst']))
+        messages.append(m)
+    for k, v in recvs.items():
+        if v:
+            problems.append('received but not sent: %s' % k)
+    if problems:
+        raise SystemExit('truth problems:\n' + '\n'.join(problems))
+    messages.sort(key=lambda m: m['t'])
+    api = [{k: v for k, v in e.items() if k not in ('ev',)}
+           for e in evs if e['ev'] == 'api']
+    for a in api:
+        a['ev'] = 'api'
+    api.sort(key=lambda a: a['seq'])
+    # Calls are sequential: the k-th CALL the client sent is its k-th call.
+    call_ops = [a for a in api if a['op'] == 'call']
+    call_msgs = [m for m in sorted(messages, key=lambda m: m['t'])
+                 if m['msg_type'] == 'CALL']
+    if len(call_ops) != len(call_msgs):
+        raise SystemExit('%d call ops, %d CALL messages' % (
+            len(call_ops), len(call_msgs)))
+    calls = []
+    for m, op in zip(call_msgs, call_ops):
+        if op['method'] != m['method'] or not (
+                op['t'] <= m['t'] <= op['t_done']):
+            raise SystemExit('call op %r does not match %r' % (op, m))
+        rep = [x for x in messages if x['msg_type'] == 'REPLY'
+               and x['message_id'] == m['message_id']]
+        calls.append({
+            'message_id': m['message_id'], 'method': m['method'],
+            'topic': m['topic'], 'server': m['server'],
+            'received_by': m['received_by'],
+            't_request': m['t'],
+            't_reply': rep[0]['t'] if rep else None,
+            'wire_latency_s': round(rep[0]['t'] - m['t'], 6) if rep
+            else None,
+            'failure': rep[0]['failure'] if rep else None,
+            't_api_start': op['t'], 't_api_done': op['t_done'],
+            'error': op.get('error')})
+    by = {}
+    for m in messages:
+        k = '%s %s %s %s' % (m['hop'], m['msg_type'], m['topic'],
+                             m['method'])
+        by[k] = by.get(k, 0) + 1
+    gen = {
+        'kind': 'real oslo.messaging new zmq driver',
+        'oslo_messaging': sc['oslo_messaging'],
+        'generation': sc['generation'],
+        'wire_version_frame': sc['generation'] == 'G4',
+        'mode': {'serialization': sc['serialization'], 'proxy': False,
+                 'pub_sub': False, 'acks': False, 'dynamic': False},
+        'executor': 'eventlet',
+        'python': '3.11 (compatibility patches: captures/tools/'
+                  'oslo_patches/%s)' % sc['oslo_messaging'],
+        'matchmaker': 'redis %s.4:6379 (captured: same net)' % net,
+        'client_source_address': 'libzmq tcp://%s.1:0;<server> connect '
+                                 'syntax' % net,
+        'clock': 'epoch seconds of the generating host; same clock as the '
+                 'pcap timestamps; t = just after the driver send returned',
+        'recorder': 'captures/tools/record_oslo.py ' + name,
+    }
+    return {
+        'capture': name + '.pcap',
+        'generator': gen,
+        'endpoints': endpoints,
+        'client_host': net + '.1',
+        'messages': messages,
+        'calls': calls,
+        'api_ops': api,
+        'dropped': [],
+        'summary': {
+            'messages': len(messages),
+            'by_hop_type_topic_method': dict(sorted(by.items())),
+            'calls': len(calls),
+            'calls_with_reply': sum(1 for c in calls if c['t_reply']),
+        },
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('scenario', nargs='?')
+    ap.add_argument('--venv-root', default='/tmp/oslo-venvs')
+    ap.add_argument('--work-root', default='/tmp/oslo-record')
+    ap.add_argument('--out', default=os.path.join(REPO, 'captures', 'oslo'))
+    ap.add_argument('--list', action='store_true')
+    if len(sys.argv) > 1 and sys.argv[1] == '_role':
+        rp = argparse.ArgumentParser()
+        rp.add_argument('_role')
+        rp.add_argument('scenario')
+        rp.add_argument('--work', required=True)
+        rp.add_argument('--role', required=True)
+        rp.add_argument('--name', required=True)
+        a = rp.parse_args()
+        sc = SCENARIOS[a.scenario]
+        if sc.get('legacy'):
+            {'receiver': run_legacy_receiver, 'server': run_legacy_server,
+             'client': run_legacy_client}[a.role](a, sc)
+        else:
+            {'server': run_server, 'client': run_client,
+             'proxy': run_proxy}[a.role](a, sc)
+        return
+    args = ap.parse_args()
+    if args.list or not args.scenario:
+        for k, v in SCENARIOS.items():
+            print(k, v)
+        return
+    sc = SCENARIOS[args.scenario]
+    (record_legacy if sc.get('legacy') else record)(args.scenario, sc, args)
+
+
+if __name__ == '__main__':
+    main()
