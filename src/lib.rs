@@ -10,6 +10,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod doctor;
 pub mod net;
 pub mod oslo;
 pub mod output;
