@@ -312,7 +312,12 @@ fn run_decode(input: &InputArgs, output: &OutputArgs, what: Decode) -> Result<()
         OutputMode::Table => Format::Table,
         OutputMode::Jsonl => Format::Jsonl,
     };
-    let oslo = oslo_config(input, output)?;
+    // Only the JSON Lines trace prints arguments; the rest skip copying them.
+    let keep_args = what == Decode::Trace && output.output == OutputMode::Jsonl;
+    let oslo = OsloConfig {
+        keep_args,
+        ..oslo_config(input, output)?
+    };
     let engine = Engine::new(tcp_config(input), filter);
     match what {
         Decode::Trace => {

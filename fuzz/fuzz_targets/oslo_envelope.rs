@@ -21,5 +21,6 @@ fuzz_target!(|data: &[u8]| {
     };
     frames.extend(rest.split(|&b| b == 0xfe));
     let framed: Vec<(&[u8], bool)> = frames.iter().map(|f| (*f, mode & 4 == 0)).collect();
-    let _ = envelope::decode(&framed, Redaction::On);
+    let _ = envelope::decode(&framed, envelope::Options::all(Redaction::On));
+    let _ = envelope::decode(&framed, envelope::Options { redaction: Redaction::On, keep_args: false });
 });

@@ -13,10 +13,27 @@ use super::{Driver, Kind, Rpc};
 /// 128 levels itself; msgpack is converted with the same bound).
 const MAX_DEPTH: usize = 64;
 
+/// How much of a message to decode.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub redaction: Redaction,
+    /// Keep arguments, results and payloads (copied and redacted).
+    pub keep_args: bool,
+}
+
+impl Options {
+    pub fn all(redaction: Redaction) -> Self {
+        Options {
+            redaction,
+            keep_args: true,
+        }
+    }
+}
+
 /// Decode a message from its frames: each frame's kept bytes and whether
 /// they are the whole frame.
-pub fn decode(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
-    legacy(frames, redaction).or_else(|| new_driver(frames, redaction))
+pub fn decode(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
+    legacy(frames, options).or_else(|| new_driver(frames, options))
 }
 
 fn text(bytes: &[u8]) -> Option<&str> {
@@ -29,7 +46,7 @@ fn frame<'a>(frames: &[(&'a [u8], bool)], i: usize) -> Option<&'a [u8]> {
 
 /// `msg_id | topic | 'cast' | json([ctx_json, msg])` or
 /// `msg_id | topic | 'impl_zmq_v2' | ctx_json | k1 | v1 | k2 | v2`.
-fn legacy(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
+fn legacy(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     let tag = frame(frames, 2)?;
     let topic = text(frame(frames, 1)?)?.to_string();
     let msg_id_frame = text(frame(frames, 0)?)?.to_string();
@@ -46,6 +63,8 @@ fn legacy(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
                     rpc.kind = Kind::Call;
                 }
                 rpc.method = scan_method(body).filter(|m| m != "-reply");
+                (None, None)
+            } else if super::fast::legacy_cast(&mut rpc, body, &msg_id_frame, options).is_some() {
                 (None, None)
             } else {
                 let v: Value = serde_json::from_slice(body).ok()?;
@@ -84,7 +103,7 @@ fn legacy(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
     // Where the topic sends it: everything after the first dot.
     let routed = topic.strip_prefix("fanout~").unwrap_or(&topic);
     rpc.server = routed.split_once('.').map(|(_, host)| host.to_string());
-    if topic.starts_with("fanout~") {
+    if topic.starts_with("fanout~") && rpc.kind == Kind::Cast {
         rpc.kind = Kind::Fanout;
     }
     let Some(msg) = msg else {
@@ -109,7 +128,7 @@ fn legacy(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
                 rpc.take_context(&inner_ctx);
             }
             if let Some(real) = inner.and_then(|m| m.last()) {
-                rpc.take_message(real, redaction);
+                rpc.take_message(real, options);
             }
             if rpc.msg_id.is_none() && msg_id_frame != "0" {
                 // Folsom put the id in frame 0.
@@ -129,13 +148,15 @@ fn legacy(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
                     .as_array()
                     .and_then(|r| r.iter().find_map(|item| item.get("exc")))
                     .map(failure_summary);
-                rpc.args = Some(redact(response.clone(), redaction));
+                if options.keep_args {
+                    rpc.args = Some(redact(response.clone(), options.redaction));
+                }
             }
         }
-        Some(_) => rpc.take_message(&msg, redaction),
+        Some(_) => rpc.take_message(&msg, options),
         None if msg.get("event_type").is_some() => {
             rpc.kind = Kind::Notify;
-            rpc.take_notification(&msg, redaction);
+            rpc.take_notification(&msg, options);
         }
         None => {}
     }
@@ -171,11 +192,11 @@ fn kind_of(t: u8) -> Kind {
 
 /// The new driver (oslo.messaging 5.6 .. 8.1): G4 `'' | '1.0' | ...` and G3
 /// `'' | type | ...`, direct, through the proxy, or from its PUB socket.
-fn new_driver(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
+fn new_driver(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     let first = frame(frames, 0)?;
     let second = frame(frames, 1)?;
     if !first.is_empty() && second != b"1.0" && frames.len() == 3 && is_message_id(second) {
-        return g3_publication(frames, redaction);
+        return g3_publication(frames, options);
     }
     let (version, rest) = match second {
         b"1.0" => ("1.0", frames.get(2..)?),
@@ -186,7 +207,7 @@ fn new_driver(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
     rpc.envelope = version.into();
     if version == "none" && rest.len() == 1 {
         // G3 direct reply: '' | {message_id, reply_id, reply_body, failure}.
-        return g3_direct_reply(rpc, rest.first()?, redaction);
+        return g3_direct_reply(rpc, rest.first()?, options);
     }
     if !first.is_empty() {
         // PUB -> SUB: the first frame is the subscription topic.
@@ -195,7 +216,7 @@ fn new_driver(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
         rpc.kind = kind_of(t);
         rpc.topic = Some(topic.to_string());
         rpc.msg_id = text(frame(rest, 1)?).map(str::to_string);
-        decode_body(&mut rpc, rest.get(2), redaction);
+        decode_body(&mut rpc, rest.get(2), options);
         return Some(rpc);
     }
     let n = rest.len();
@@ -206,19 +227,19 @@ fn new_driver(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
             // Direct: type | message_id | body.
             (Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify | Kind::Reply, 3) => {
                 rpc.msg_id = id(1);
-                decode_body(&mut rpc, rest.get(2), redaction);
+                decode_body(&mut rpc, rest.get(2), options);
             }
             // To the proxy: type | routing_key | message_id | body.
             (Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify, 4) => {
                 rpc.routing_key = id(1);
                 rpc.msg_id = id(2);
-                decode_body(&mut rpc, rest.get(3), redaction);
+                decode_body(&mut rpc, rest.get(3), options);
             }
             // Server to the proxy: type | reply_id | message_id [| body].
             (Kind::Reply, 4) | (Kind::Ack, 3) => {
                 rpc.reply_id = id(1);
                 rpc.msg_id = id(2);
-                decode_body(&mut rpc, rest.get(3), redaction);
+                decode_body(&mut rpc, rest.get(3), options);
             }
             _ => return None,
         }
@@ -230,7 +251,7 @@ fn new_driver(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
             _ => rpc.reply_id = id(0),
         }
         rpc.msg_id = id(2);
-        decode_body(&mut rpc, rest.get(3), redaction);
+        decode_body(&mut rpc, rest.get(3), options);
     } else {
         return None;
     }
@@ -249,18 +270,18 @@ fn is_message_id(bytes: &[u8]) -> bool {
 
 /// G3 PUB -> SUB: `topic | message_id | body`, no type frame; the body says
 /// whether it is a notification.
-fn g3_publication(frames: &[(&[u8], bool)], redaction: Redaction) -> Option<Rpc> {
+fn g3_publication(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     let mut rpc = Rpc::new(Driver::Zmq);
     rpc.envelope = "none".into();
     rpc.kind = Kind::Fanout;
     rpc.topic = Some(text(frame(frames, 0)?)?.to_string());
     rpc.msg_id = text(frame(frames, 1)?).map(str::to_string);
-    decode_body(&mut rpc, frames.get(2), redaction);
+    decode_body(&mut rpc, frames.get(2), options);
     Some(rpc)
 }
 
 /// G3 direct reply: the whole reply is one dict frame after the empty one.
-fn g3_direct_reply(mut rpc: Rpc, body: &(&[u8], bool), redaction: Redaction) -> Option<Rpc> {
+fn g3_direct_reply(mut rpc: Rpc, body: &(&[u8], bool), options: Options) -> Option<Rpc> {
     let (bytes, whole) = *body;
     let value = match bytes.first() {
         Some(b'{') if whole => serde_json::from_slice::<Value>(bytes).ok()?,
@@ -280,8 +301,11 @@ fn g3_direct_reply(mut rpc: Rpc, body: &(&[u8], bool), redaction: Redaction) -> 
         .get("reply_id")
         .and_then(Value::as_str)
         .map(str::to_string);
-    if let Some(reply) = dict.get("reply_body").filter(|r| !r.is_null()) {
-        rpc.args = Some(redact(reply.clone(), redaction));
+    if let Some(reply) = dict
+        .get("reply_body")
+        .filter(|r| !r.is_null() && options.keep_args)
+    {
+        rpc.args = Some(redact(reply.clone(), options.redaction));
     }
     rpc.failure = dict
         .get("failure")
@@ -292,7 +316,7 @@ fn g3_direct_reply(mut rpc: Rpc, body: &(&[u8], bool), redaction: Redaction) -> 
 
 /// A new-driver body: `[context, message]` for requests, `[reply, failure]`
 /// for replies (G3 direct replies: a dict); JSON or msgpack.
-fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, redaction: Redaction) {
+fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, options: Options) {
     let Some(&(bytes, whole)) = body else {
         return;
     };
@@ -300,6 +324,9 @@ fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, redaction: Redaction
         rpc.truncated = true;
         // Too long to keep whole: the method is near the start.
         rpc.method = scan_method(bytes);
+        return;
+    }
+    if bytes.first() == Some(&b'[') && super::fast::new_body(rpc, bytes, options).is_some() {
         return;
     }
     let value = match bytes.first() {
@@ -321,8 +348,8 @@ fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, redaction: Redaction
                 Value::Object(o) => (o.get("reply_body").cloned(), o.get("failure").cloned()),
                 _ => (None, None),
             };
-            if let Some(reply) = reply.filter(|r| !r.is_null()) {
-                rpc.args = Some(redact(reply, redaction));
+            if let Some(reply) = reply.filter(|r| !r.is_null() && options.keep_args) {
+                rpc.args = Some(redact(reply, options.redaction));
             }
             rpc.failure = failure
                 .filter(|f| !f.is_null())
@@ -338,9 +365,9 @@ fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, redaction: Redaction
             }
             if let Some(msg) = parts.get(1) {
                 if msg.get("method").is_some() {
-                    rpc.take_message(msg, redaction);
+                    rpc.take_message(msg, options);
                 } else if msg.get("event_type").is_some() {
-                    rpc.take_notification(msg, redaction);
+                    rpc.take_notification(msg, options);
                 }
             }
         }
@@ -447,7 +474,7 @@ fn to_json(v: &rmpv::Value) -> Value {
 
 /// "ValueError: boom requested" from oslo's serialised remote exception
 /// (a JSON string of {class, module, message, tb, ...}, or the object).
-fn failure_summary(v: &Value) -> String {
+pub(super) fn failure_summary(v: &Value) -> String {
     let parsed;
     let object = match v {
         Value::String(s) => {
@@ -494,7 +521,7 @@ mod tests {
         let body = br#"["{\"user_id\": \"u1\", \"project_id\": \"p1\", \"auth_token\": \"SECRET\"}", {"method": "-reply", "args": {"msg_id": "abc123", "topic": "zmq_replies.controller", "msg": ["{\"request_id\": \"req-1\"}", {"method": "get_host_uptime", "args": {"password": "hunter2", "x": 1}, "version": "3.0"}]}}]"#;
         let rpc = decode(
             &frames(&[b"0", b"compute.compute1", b"cast", body]),
-            Redaction::On,
+            Options::all(Redaction::On),
         )
         .unwrap();
         assert_eq!(rpc.kind, Kind::Call);
@@ -525,7 +552,7 @@ mod tests {
                 b"{}",
             ];
             parts.extend_from_slice(&order);
-            let rpc = decode(&frames(&parts), Redaction::On).unwrap();
+            let rpc = decode(&frames(&parts), Options::all(Redaction::On)).unwrap();
             assert_eq!(rpc.kind, Kind::Notify);
             assert_eq!(
                 rpc.event_type.as_deref(),
@@ -538,7 +565,11 @@ mod tests {
     #[test]
     fn new_driver_layouts() {
         let body = br#"[{"user_id": "u"}, {"method": "ping", "args": {}}]"#;
-        let direct = decode(&frames(&[b"", b"1.0", b"1", b"id-1", body]), Redaction::On).unwrap();
+        let direct = decode(
+            &frames(&[b"", b"1.0", b"1", b"id-1", body]),
+            Options::all(Redaction::On),
+        )
+        .unwrap();
         assert_eq!(
             (
                 direct.kind,
@@ -556,7 +587,7 @@ mod tests {
                 b"id-2",
                 body,
             ]),
-            Redaction::On,
+            Options::all(Redaction::On),
         )
         .unwrap();
         assert_eq!(
@@ -565,13 +596,13 @@ mod tests {
         );
         let from_proxy = decode(
             &frames(&[b"", b"1.0", b"10.0.0.1/uuid", b"1", b"id-2", body]),
-            Redaction::On,
+            Options::all(Redaction::On),
         )
         .unwrap();
         assert_eq!(from_proxy.reply_id.as_deref(), Some("10.0.0.1/uuid"));
         let ack = decode(
             &frames(&[b"", b"1.0", b"6", b"10.0.0.1/uuid", b"id-2"]),
-            Redaction::On,
+            Options::all(Redaction::On),
         )
         .unwrap();
         assert_eq!((ack.kind, ack.msg_id.as_deref()), (Kind::Ack, Some("id-2")));
@@ -583,11 +614,15 @@ mod tests {
                 b"id-1",
                 br#"[null, "{\"class\": \"ValueError\", \"message\": \"boom\"}"]"#,
             ]),
-            Redaction::On,
+            Options::all(Redaction::On),
         )
         .unwrap();
         assert_eq!(reply.failure.as_deref(), Some("ValueError: boom"));
-        let g3 = decode(&frames(&[b"", b"2", b"id-3", body]), Redaction::On).unwrap();
+        let g3 = decode(
+            &frames(&[b"", b"2", b"id-3", body]),
+            Options::all(Redaction::On),
+        )
+        .unwrap();
         assert_eq!((g3.kind, g3.envelope.as_str()), (Kind::Cast, "none"));
     }
 
@@ -595,7 +630,7 @@ mod tests {
     fn g3_replies_and_publications() {
         let reply = decode(
             &frames(&[b"", br#"{"message_id": "3d665f46-e95c-11f1-a69b-02fc00000001", "reply_id": "r", "reply_body": {"pong": 1}, "failure": null}"#]),
-            Redaction::On,
+            Options::all(Redaction::On),
         )
         .unwrap();
         assert_eq!((reply.kind, reply.envelope.as_str()), (Kind::Reply, "none"));
@@ -610,7 +645,7 @@ mod tests {
                 b"3d665f46-e95c-11f1-a69b-02fc00000001",
                 body,
             ]),
-            Redaction::On,
+            Options::all(Redaction::On),
         )
         .unwrap();
         assert_eq!(
@@ -625,7 +660,7 @@ mod tests {
                 b"3d665f46-e95c-11f1-a69b-02fc00000001",
                 br#"[{}, {"method": "m"}]"#,
             ]),
-            Redaction::On,
+            Options::all(Redaction::On),
         )
         .unwrap();
         assert_eq!(
@@ -653,7 +688,7 @@ mod tests {
         // Truncated legacy call: still a call, with the real method.
         let mut tr = frames(&[b"0", b"compute.h", b"cast", legacy]);
         tr[3].1 = false;
-        let rpc = decode(&tr, Redaction::On).unwrap();
+        let rpc = decode(&tr, Options::all(Redaction::On)).unwrap();
         assert_eq!(
             (rpc.kind, rpc.method.as_deref(), rpc.truncated),
             (Kind::Call, Some("get_it"), true)
@@ -664,7 +699,11 @@ mod tests {
     fn msgpack_bodies() {
         // [ {"user_id": "u"}, {"method": "ping"} ]
         let body = b"\x92\x81\xa7user_id\xa1u\x81\xa6method\xa4ping";
-        let rpc = decode(&frames(&[b"", b"1.0", b"2", b"id", body]), Redaction::On).unwrap();
+        let rpc = decode(
+            &frames(&[b"", b"1.0", b"2", b"id", body]),
+            Options::all(Redaction::On),
+        )
+        .unwrap();
         assert_eq!(rpc.method.as_deref(), Some("ping"));
         assert_eq!(rpc.serialization, Some("msgpack"));
     }
@@ -679,11 +718,20 @@ mod tests {
             b"\xdd\xff\xff\xff\xff",
             b"[null, 7]",
         ] {
-            let _ = decode(&frames(&[b"0", b"compute.h", b"cast", body]), Redaction::On);
-            let _ = decode(&frames(&[b"", b"1.0", b"1", b"id", body]), Redaction::On);
-            let _ = decode(&frames(&[b"", b"1.0", b"5", b"id", body]), Redaction::On);
+            let _ = decode(
+                &frames(&[b"0", b"compute.h", b"cast", body]),
+                Options::all(Redaction::On),
+            );
+            let _ = decode(
+                &frames(&[b"", b"1.0", b"1", b"id", body]),
+                Options::all(Redaction::On),
+            );
+            let _ = decode(
+                &frames(&[b"", b"1.0", b"5", b"id", body]),
+                Options::all(Redaction::On),
+            );
         }
-        assert!(decode(&frames(&[b"hello"]), Redaction::On).is_none());
-        assert!(decode(&frames(&[b"", b"x", b"y"]), Redaction::On).is_none());
+        assert!(decode(&frames(&[b"hello"]), Options::all(Redaction::On)).is_none());
+        assert!(decode(&frames(&[b"", b"x", b"y"]), Options::all(Redaction::On)).is_none());
     }
 }

@@ -4,6 +4,7 @@
 //! zmq proxy) reported as a forward and counted once.
 
 pub mod envelope;
+mod fast;
 pub mod redact;
 
 use std::collections::{HashMap, VecDeque};
@@ -139,27 +140,31 @@ impl Rpc {
         self.project = s(&["project_id", "tenant", "project", "tenant_id"]).or(self.project.take());
     }
 
-    fn take_message(&mut self, msg: &Value, redaction: Redaction) {
+    fn take_message(&mut self, msg: &Value, options: envelope::Options) {
         let s = |k: &str| msg.get(k).and_then(Value::as_str).map(str::to_string);
         self.method = s("method");
         self.namespace = s("namespace");
         self.version = s("version");
-        self.args = msg
-            .get("args")
-            .cloned()
-            .map(|a| redact::redact(a, redaction));
+        if options.keep_args {
+            self.args = msg
+                .get("args")
+                .cloned()
+                .map(|a| redact::redact(a, options.redaction));
+        }
     }
 
-    fn take_notification(&mut self, msg: &Value, redaction: Redaction) {
+    fn take_notification(&mut self, msg: &Value, options: envelope::Options) {
         let s = |k: &str| msg.get(k).and_then(Value::as_str).map(str::to_string);
         self.kind = Kind::Notify;
         self.event_type = s("event_type");
         self.priority = s("priority");
         self.payload_message_id = s("message_id");
-        self.args = msg
-            .get("payload")
-            .cloned()
-            .map(|a| redact::redact(a, redaction));
+        if options.keep_args {
+            self.args = msg
+                .get("payload")
+                .cloned()
+                .map(|a| redact::redact(a, options.redaction));
+        }
     }
 
     /// The new driver's DEALER identities name topic and server:
@@ -255,6 +260,9 @@ pub struct OsloConfig {
     /// A call unanswered this long (capture time) is reported as a timeout.
     pub rpc_timeout_ns: u64,
     pub redaction: Redaction,
+    /// Keep method arguments (and reply results) for output; reports that
+    /// never print them skip the copying.
+    pub keep_args: bool,
     /// Calls awaiting a reply; beyond it the oldest is dropped and counted.
     pub max_pending: usize,
     /// Recent requests remembered to name replies and ACKs.
@@ -270,10 +278,11 @@ impl Default for OsloConfig {
         OsloConfig {
             rpc_timeout_ns: 60_000_000_000,
             redaction: Redaction::On,
+            keep_args: true,
             max_pending: 100_000,
-            max_recent: 65_536,
-            forward_window_ns: 5_000_000_000,
-            max_sightings: 65_536,
+            max_recent: 32_768,
+            forward_window_ns: 1_000_000_000,
+            max_sightings: 16_384,
         }
     }
 }
@@ -510,7 +519,11 @@ impl<S: OsloSink> OsloDecoder<S> {
             .iter()
             .map(|f| (m.kept(f), f.missing == 0 && m.kept(f).len() as u64 == f.len))
             .collect();
-        let Some(mut rpc) = envelope::decode(&frames, self.config.redaction) else {
+        let options = envelope::Options {
+            redaction: self.config.redaction,
+            keep_args: self.config.keep_args,
+        };
+        let Some(mut rpc) = envelope::decode(&frames, options) else {
             self.sink.zmtp(conn, event, None);
             return;
         };
@@ -543,15 +556,26 @@ impl<S: OsloSink> OsloDecoder<S> {
                 Kind::Call if !rpc.forwarded => {
                     if !self.pending.contains_key(&id) {
                         if self.pending.len() >= self.config.max_pending {
-                            if let Some((_, old)) = self.deadlines.pop_front() {
-                                self.pending.remove(&old);
-                                self.counters.pending_evicted += 1;
+                            // Forget the oldest call still waiting; deadlines
+                            // of answered calls are skipped on the way.
+                            while let Some((_, old)) = self.deadlines.pop_front() {
+                                if self.pending.remove(&old).is_some() {
+                                    self.counters.pending_evicted += 1;
+                                    break;
+                                }
                             }
                         }
                         let deadline = Timestamp::from_nanos(
                             m.ts.as_nanos().saturating_add(self.config.rpc_timeout_ns),
                         );
                         self.deadlines.push_back((deadline, id.clone()));
+                        // Answered calls leave their deadline queued until it
+                        // falls due; drop them once they outnumber the rest,
+                        // so the queue is bounded by the calls waiting.
+                        if self.deadlines.len() > 2 * self.pending.len() + 1024 {
+                            let pending = &self.pending;
+                            self.deadlines.retain(|(_, id)| pending.contains_key(id));
+                        }
                         self.pending.insert(
                             id.clone(),
                             Pending {

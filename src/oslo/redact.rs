@@ -21,19 +21,22 @@ const MAX_DEPTH: usize = 32;
 /// services spell them many ways: auth_token, X-Auth-Token, admin_password,
 /// adminPass, os_password, secret_key, service_catalog ...).
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "token",
-        "password",
-        "passwd",
-        "adminpass",
-        "secret",
-        "service_catalog",
-        "credential",
-        "private_key",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
+    const SECRETS: [&[u8]; 8] = [
+        b"token",
+        b"password",
+        b"passwd",
+        b"adminpass",
+        b"secret",
+        b"service_catalog",
+        b"credential",
+        b"private_key",
+    ];
+    // Case-insensitive substring search without allocating: this runs for
+    // every key of every context and argument.
+    let key = key.as_bytes();
+    SECRETS
+        .iter()
+        .any(|s| key.windows(s.len()).any(|w| w.eq_ignore_ascii_case(s)))
 }
 
 pub fn redact(value: Value, redaction: Redaction) -> Value {
