@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::capture::{BpfFilter, CaptureError, FileSource, MergedSource, PacketSource};
+use crate::capture::open::{self as input_open, InputSpec};
+use crate::capture::{BpfFilter, CaptureError, FlowWriter, PacketSource};
 use crate::oslo::{OsloConfig, OsloDecoder, Redaction};
 use crate::pipeline::Engine;
 use crate::ports::PortSet;
@@ -27,12 +28,12 @@ const EXIT_USAGE: u8 = 2;
 #[command(
     name = "zmqtrace",
     version,
-    about = "Trace OpenStack ZeroMQ RPC traffic from packet captures",
+    about = "Trace OpenStack ZeroMQ RPC traffic from packet captures or live interfaces",
     long_about = "Trace OpenStack ZeroMQ RPC traffic (oslo.messaging impl_zmq and zmq drivers) \
-                  from packet captures: TCP streams reassembled byte for byte, then every ZMTP \
+                  from packet captures or live interfaces: TCP streams reassembled byte for byte, then every ZMTP \
                   greeting, command and message (ZMTP 1.0, 2.0, 3.0, 3.1; NULL, PLAIN, CURVE).\n\n\
                   Without a subcommand, zmqtrace prints each message as it crossed the wire.",
-    after_help = "Examples:\n  zmqtrace -r capture.pcap\n  zmqtrace -r capture.pcap -o jsonl | jq 'select(.event==\"message\")'\n  zmqtrace stats -r a.pcap -r b.pcapng.gz -p 9500-9505\n  zmqtrace flows -r capture.pcap\n  ssh host tcpdump -w - port 9501 | zmqtrace -r -"
+    after_help = "Examples:\n  zmqtrace -r capture.pcap\n  zmqtrace -r capture.pcap -o jsonl | jq 'select(.event==\"message\")'\n  zmqtrace stats -r a.pcap -r b.pcapng.gz -p 9500-9505\n  zmqtrace flows -r capture.pcap\n  ssh host tcpdump -w - port 9501 | zmqtrace -r -\n  sudo zmqtrace -i eth0 -w rpc.pcap\n  zmqtrace -D"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -59,6 +60,54 @@ struct InputArgs {
     /// standard input. Repeat to merge several files by timestamp.
     #[arg(short = 'r', long = "read", value_name = "FILE", global = true)]
     read: Vec<String>,
+
+    /// Capture live on this interface (repeatable; `any` for all of them).
+    /// Needs CAP_NET_RAW (root, or `setcap cap_net_raw,cap_net_admin=eip`
+    /// on the binary); once the interfaces and the -w file are open,
+    /// zmqtrace runs as --user with no capabilities, as tcpdump -Z does.
+    /// Ctrl-C or SIGTERM ends the capture and prints the summary.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", global = true)]
+    interface: Vec<String>,
+
+    /// List the interfaces -i can capture on, with their addresses.
+    #[arg(short = 'D', long = "list-interfaces", global = true)]
+    list_interfaces: bool,
+
+    /// Live capture started as root: the user to become once the interfaces
+    /// and the -w file are open (all capabilities are dropped as well).
+    #[arg(
+        long = "user",
+        value_name = "USER",
+        default_value = "nobody",
+        global = true
+    )]
+    user: String,
+
+    /// Live capture: the kernel's capture buffer per interface, in MiB.
+    #[arg(
+        long = "kernel-buffer-mib",
+        value_name = "MIB",
+        default_value_t = 32,
+        global = true
+    )]
+    kernel_buffer_mib: usize,
+
+    /// Live capture: packet bytes waiting for the decoder, at most, in MiB;
+    /// when full, packets are dropped and counted (`queue_dropped`).
+    #[arg(
+        long = "queue-mib",
+        value_name = "MIB",
+        default_value_t = 64,
+        global = true
+    )]
+    queue_mib: usize,
+
+    /// Live capture: libpcap's immediate mode, each packet handed over at
+    /// once instead of in blocks within a millisecond; the kernel buffer then
+    /// holds far fewer packets (one 64 KiB slot each on loopback), so raise
+    /// --kernel-buffer-mib with it.
+    #[arg(long = "immediate", global = true)]
+    immediate: bool,
 
     /// RPC ports to decode, e.g. `9501` or `9500-9505,9501`.
     #[arg(
@@ -130,6 +179,11 @@ struct OutputArgs {
     /// instead of redacting them.
     #[arg(long = "show-secrets", global = true)]
     show_secrets: bool,
+
+    /// Also write the packets of the decoded flows (the -p ports, and the
+    /// connections found to be ZMTP) to this pcap file.
+    #[arg(short = 'w', long = "write", value_name = "FILE", global = true)]
+    write: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -148,7 +202,7 @@ struct Failure {
 impl From<CaptureError> for Failure {
     fn from(e: CaptureError) -> Self {
         let status = match e {
-            CaptureError::Filter { .. } => EXIT_USAGE,
+            CaptureError::Filter { .. } | CaptureError::Usage(_) => EXIT_USAGE,
             _ => EXIT_RUNTIME,
         };
         Failure {
@@ -184,6 +238,9 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    if cli.input.list_interfaces {
+        return list_interfaces(&cli.output);
+    }
     match cli.command {
         Some(Command::Flows) => run_flows(&cli.input, &cli.output),
         Some(Command::Stats) => run_decode(&cli.input, &cli.output, Decode::Stats),
@@ -191,22 +248,80 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn open_input(input: &InputArgs) -> Result<Box<dyn PacketSource>, Failure> {
-    if input.read.is_empty() {
-        return Err(usage(
-            "no input: give a capture file with -r FILE (or -r - to read standard input)",
-        ));
+/// Open the files or interfaces, and the -w file. A live capture has
+/// dropped its privileges by the time this returns.
+fn open_input(
+    input: &InputArgs,
+    output: &OutputArgs,
+) -> Result<(Box<dyn PacketSource>, Option<FlowWriter>), Failure> {
+    let opened = input_open::open(&InputSpec {
+        read: &input.read,
+        interfaces: &input.interface,
+        ports: &input.port,
+        auto: !input.no_auto,
+        filter: input.filter.as_deref(),
+        write: output.write.as_deref(),
+        user: &input.user,
+        kernel_buffer: input.kernel_buffer_mib.clamp(1, 2047) << 20,
+        queue_bytes: input.queue_mib.max(1).saturating_mul(1 << 20),
+        immediate: input.immediate,
+    })?;
+    if let Some(line) = &opened.started {
+        eprintln!("{line}");
     }
-    if input.read.iter().filter(|p| p.as_str() == "-").count() > 1 {
-        return Err(usage("standard input (-r -) can be read only once"));
+    Ok((opened.source, opened.writer))
+}
+
+/// The engine for this input: a live capture's -f already ran in the
+/// kernel.
+fn engine(input: &InputArgs, filter: Option<BpfFilter>, writer: Option<FlowWriter>) -> Engine {
+    let filter = filter.filter(|_| input.interface.is_empty());
+    Engine::new(tcp_config(input), filter).with_writer(writer)
+}
+
+/// `-D`: the interfaces, their state and addresses.
+fn list_interfaces(output: &OutputArgs) -> Result<(), Failure> {
+    let interfaces = crate::capture::live::list_interfaces()?;
+    let mut sink = stdout_sink();
+    for i in interfaces.iter().filter(|i| i.network) {
+        let mut state = vec![if i.up { "up" } else { "down" }];
+        if i.running {
+            state.push("running");
+        }
+        if i.loopback {
+            state.push("loopback");
+        }
+        let addresses: Vec<String> = i.addresses.iter().map(|a| a.to_string()).collect();
+        match output.output {
+            OutputMode::Table => {
+                let shown = if i.name == "any" {
+                    "(every interface)".to_string()
+                } else if addresses.is_empty() {
+                    "-".to_string()
+                } else {
+                    addresses.join(", ")
+                };
+                sink.line(&format!("{:<16} {:<24} {shown}", i.name, state.join(", ")));
+            }
+            OutputMode::Jsonl => {
+                let mut o = crate::output::JsonObject::new();
+                let quoted: Vec<String> = addresses.iter().map(|a| format!("\"{a}\"")).collect();
+                o.str("event", "interface")
+                    .str("name", &i.name)
+                    .bool("up", i.up)
+                    .bool("running", i.running)
+                    .bool("loopback", i.loopback)
+                    .raw("addresses", &format!("[{}]", quoted.join(",")));
+                if let Some(d) = &i.description {
+                    o.str("description", d);
+                }
+                sink.line(&o.finish());
+            }
+        }
     }
-    let mut sources: Vec<Box<dyn PacketSource>> = Vec::new();
-    for path in &input.read {
-        sources.push(Box::new(FileSource::open(path)?));
-    }
-    Ok(match sources.len() {
-        1 => sources.remove(0),
-        _ => Box::new(MergedSource::new(sources)),
+    sink.finish().map_err(|e| Failure {
+        status: EXIT_RUNTIME,
+        message: format!("cannot write the output: {e}"),
     })
 }
 
@@ -278,7 +393,7 @@ fn finish(
 
 fn run_flows(input: &InputArgs, output: &OutputArgs) -> Result<(), Failure> {
     let filter = input.filter.as_deref().map(BpfFilter::new).transpose()?;
-    let mut source = open_input(input)?;
+    let (mut source, writer) = open_input(input, output)?;
     let format = match output.output {
         OutputMode::Table => Format::Table,
         OutputMode::Jsonl => Format::Jsonl,
@@ -291,7 +406,7 @@ fn run_flows(input: &InputArgs, output: &OutputArgs) -> Result<(), Failure> {
         !input.no_auto,
         input.count,
     );
-    let mut engine = Engine::new(tcp_config(input), filter);
+    let mut engine = engine(input, filter, writer);
     let result = engine.run(&mut *source, &mut report);
     report.write_summary(&engine.stats());
     let written = report.sink_mut().finish();
@@ -306,19 +421,20 @@ enum Decode {
 
 fn run_decode(input: &InputArgs, output: &OutputArgs, what: Decode) -> Result<(), Failure> {
     let filter = input.filter.as_deref().map(BpfFilter::new).transpose()?;
-    let source = open_input(input)?;
-    let precision = source.precision();
-    let format = match output.output {
-        OutputMode::Table => Format::Table,
-        OutputMode::Jsonl => Format::Jsonl,
-    };
+    // Usage is checked before a live capture starts.
     // Only the JSON Lines trace prints arguments; the rest skip copying them.
     let keep_args = what == Decode::Trace && output.output == OutputMode::Jsonl;
     let oslo = OsloConfig {
         keep_args,
         ..oslo_config(input, output)?
     };
-    let engine = Engine::new(tcp_config(input), filter);
+    let (source, writer) = open_input(input, output)?;
+    let precision = source.precision();
+    let format = match output.output {
+        OutputMode::Table => Format::Table,
+        OutputMode::Jsonl => Format::Jsonl,
+    };
+    let engine = engine(input, filter, writer);
     match what {
         Decode::Trace => {
             let report = TraceReport::new(

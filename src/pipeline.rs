@@ -2,7 +2,7 @@
 //! stream events for a consumer. It owns the packet-level counters; the
 //! consumer owns everything above TCP.
 
-use crate::capture::{BpfFilter, CaptureError, PacketSource};
+use crate::capture::{BpfFilter, CaptureError, FlowWriter, LiveCounters, PacketSource};
 use crate::net::{self, Sliced};
 use crate::tcp::{Reassembler, StreamConsumer, TcpConfig, TcpCounters};
 use crate::time::Timestamp;
@@ -31,12 +31,27 @@ pub struct PacketCounters {
 pub struct RunStats {
     pub packets: PacketCounters,
     pub tcp: TcpCounters,
+    /// A live capture's drops and found ports.
+    pub live: Option<LiveCounters>,
+    /// What `-w` wrote, when it was given.
+    pub written: Option<WriteCounters>,
+}
+
+/// What `-w` wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteCounters {
+    pub packets: u64,
+    /// Packets of decoded flows left out because their link type is not
+    /// the file's (a pcap file has one).
+    pub other_link: u64,
 }
 
 pub struct Engine {
     reassembler: Reassembler,
     filter: Option<BpfFilter>,
     counters: PacketCounters,
+    writer: Option<FlowWriter>,
+    live: Option<LiveCounters>,
 }
 
 /// What the consumer says after each packet.
@@ -53,7 +68,15 @@ impl Engine {
             reassembler: Reassembler::new(config),
             filter,
             counters: PacketCounters::default(),
+            writer: None,
+            live: None,
         }
+    }
+
+    /// Also write the packets of the decoded flows (`-w`).
+    pub fn with_writer(mut self, writer: Option<FlowWriter>) -> Self {
+        self.writer = writer;
+        self
     }
 
     /// Read `source` to the end (or until the consumer is satisfied), then
@@ -64,8 +87,12 @@ impl Engine {
         consumer: &mut C,
     ) -> Result<RunStats, CaptureError> {
         let result = self.pump(source, consumer);
+        source.stop();
+        self.live = source.live_counters();
         self.reassembler.finish(consumer);
+        let written = self.writer.as_mut().map_or(Ok(()), FlowWriter::finish);
         result?;
+        written?;
         Ok(self.stats())
     }
 
@@ -92,7 +119,15 @@ impl Engine {
             if (packet.data.len() as u64) < u64::from(packet.orig_len) {
                 self.counters.truncated += 1;
             }
-            match net::slice(&packet) {
+            let sliced = net::slice(&packet);
+            if let Some(writer) = &mut self.writer {
+                let segment = match &sliced {
+                    Sliced::Tcp(segment) => Some(segment),
+                    _ => None,
+                };
+                writer.offer(&packet, segment);
+            }
+            match sliced {
                 Sliced::Tcp(segment) => self.reassembler.segment(&segment, consumer),
                 Sliced::NotTcp => self.counters.non_tcp += 1,
                 Sliced::Fragment => self.counters.ip_fragments += 1,
@@ -115,6 +150,11 @@ impl Engine {
         RunStats {
             packets: self.counters.clone(),
             tcp: self.reassembler.counters().clone(),
+            live: self.live.clone(),
+            written: self.writer.as_ref().map(|w| WriteCounters {
+                packets: w.packets(),
+                other_link: w.other_link(),
+            }),
         }
     }
 }

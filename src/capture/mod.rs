@@ -4,13 +4,21 @@
 
 mod file;
 mod filter;
+mod kfilter;
+pub mod live;
 mod memory;
 mod merge;
+pub mod open;
+mod privilege;
+mod select;
+mod write;
 
 pub use file::FileSource;
 pub use filter::BpfFilter;
+pub use live::{LiveConfig, LiveSource, OpenCapture};
 pub use memory::{MemorySource, OwnedPacket};
 pub use merge::MergedSource;
+pub use write::{FlowWriter, PcapFile};
 
 use crate::time::{Precision, Timestamp};
 
@@ -102,6 +110,28 @@ pub enum CaptureError {
     UnsupportedLink { name: String, link: String },
     #[error("bad capture filter {expr:?}: {reason}")]
     Filter { expr: String, reason: String },
+    /// A live capture could not start or stopped: the whole sentence.
+    #[error("{0}")]
+    Live(String),
+    #[error("cannot write {name}: {reason}")]
+    Write { name: String, reason: String },
+    /// Options that do not go together: the sentence.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// What only a live capture counts, for the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveCounters {
+    /// Packets the kernel dropped because the capture buffer was full.
+    pub kernel_dropped: u64,
+    /// Packets dropped because the queue to the decoder was full.
+    pub queue_dropped: u64,
+    /// Ports found to carry ZMTP and added to the kernel filter, in order.
+    pub auto_ports: Vec<u16>,
+    /// ZMTP connections on new ports not followed because the kernel filter
+    /// already had as many ports as it may.
+    pub auto_ports_refused: u64,
 }
 
 /// Where packets come from. `next_packet` lends the packet until it is called
@@ -118,6 +148,15 @@ pub trait PacketSource {
     fn end_warning(&self) -> Option<String> {
         None
     }
+
+    /// The reader is done (end of input, or `-c` reached): a live source
+    /// stops capturing and waits for its threads.
+    fn stop(&mut self) {}
+
+    /// Counters of a live capture; `None` for files.
+    fn live_counters(&self) -> Option<LiveCounters> {
+        None
+    }
 }
 
 impl<S: PacketSource + ?Sized> PacketSource for Box<S> {
@@ -129,5 +168,11 @@ impl<S: PacketSource + ?Sized> PacketSource for Box<S> {
     }
     fn end_warning(&self) -> Option<String> {
         (**self).end_warning()
+    }
+    fn stop(&mut self) {
+        (**self).stop()
+    }
+    fn live_counters(&self) -> Option<LiveCounters> {
+        (**self).live_counters()
     }
 }

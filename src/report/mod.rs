@@ -211,6 +211,17 @@ pub fn packet_and_tcp_counters(o: &mut JsonObject, stats: &RunStats) {
         .u64("memcap_flushes", t.memcap_flushes)
         .u64("held_peak_bytes", t.held_peak as u64)
         .u64("late_segments", t.late_segments);
+    if let Some(live) = &stats.live {
+        let ports: Vec<String> = live.auto_ports.iter().map(u16::to_string).collect();
+        o.u64("kernel_dropped", live.kernel_dropped)
+            .u64("queue_dropped", live.queue_dropped)
+            .raw("auto_ports", &format!("[{}]", ports.join(",")))
+            .u64("auto_ports_refused", live.auto_ports_refused);
+    }
+    if let Some(written) = &stats.written {
+        o.u64("written_packets", written.packets)
+            .u64("written_other_link", written.other_link);
+    }
 }
 
 /// The packet and TCP anomalies, after a report's own notes, as text.
@@ -231,11 +242,48 @@ pub fn anomaly_lines(stats: &RunStats, mut notes: Notes) -> String {
         "holes given up (per-direction buffer full)",
     );
     add(t.memcap_flushes, "flushes (reassembly memory full)");
-    if notes.0.is_empty() {
+    if let Some(live) = &stats.live {
+        add(
+            live.auto_ports_refused,
+            "ZMTP connections on new ports not followed (kernel filter full; add their ports with -p)",
+        );
+    }
+    let mut text = if notes.0.is_empty() {
         String::new()
     } else {
         format!("\n  {}", notes.0.join(", "))
+    };
+    text.push_str(&live_lines(stats));
+    text
+}
+
+/// A live capture's drops (shown even when zero: a live capture must say
+/// that it lost nothing), the ports it found, and what `-w` wrote.
+fn live_lines(stats: &RunStats) -> String {
+    let mut text = String::new();
+    if let Some(live) = &stats.live {
+        text.push_str(&format!(
+            "\n  live capture: {} packets dropped by the kernel, {} by zmqtrace's queue",
+            live.kernel_dropped, live.queue_dropped
+        ));
+        if !live.auto_ports.is_empty() {
+            let ports: Vec<String> = live.auto_ports.iter().map(u16::to_string).collect();
+            text.push_str(&format!(
+                "; ZMTP found on port {} and captured there",
+                ports.join(", ")
+            ));
+        }
     }
+    if let Some(written) = &stats.written {
+        text.push_str(&format!("\n  {} packets written (-w)", written.packets));
+        if written.other_link > 0 {
+            text.push_str(&format!(
+                ", {} left out (another link type than the file's)",
+                written.other_link
+            ));
+        }
+    }
+    text
 }
 
 /// Where a report writes. Broken pipes end the run quietly (`| head`).
