@@ -46,12 +46,17 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Per connection and per socket type: messages, bytes, commands, gaps.
+    /// Per topic and method (messages, rate, calls, timeouts, failures,
+    /// latency percentiles), top talkers, per connection and socket type.
     Stats,
     /// One row per TCP connection on the rpc ports (and any connection that
     /// opens with a ZMTP greeting), with packets, bytes, gaps,
     /// retransmissions and a Zeek-style history, then a summary.
     Flows,
+    /// Explain why messages have no route: configs, the ringfile, hosts
+    /// files and logs checked together, each finding with its evidence and
+    /// a fix. Exit status 3 when a finding is an error or critical.
+    Doctor(crate::doctor::command::DoctorArgs),
 }
 
 #[derive(Args, Debug)]
@@ -231,9 +236,50 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("zmqtrace: {}", failure.message);
+            // An exit status without a message (doctor's 3) has said its
+            // piece on stdout already.
+            if !failure.message.is_empty() {
+                eprintln!("zmqtrace: {}", failure.message);
+            }
             ExitCode::from(failure.status)
         }
+    }
+}
+
+fn run_doctor(
+    args: &crate::doctor::command::DoctorArgs,
+    input: &InputArgs,
+    output: &OutputArgs,
+) -> Result<(), Failure> {
+    use crate::doctor::DoctorError;
+    let jsonl = output.output == OutputMode::Jsonl;
+    let outcome = crate::doctor::command::run(args, &input.read, jsonl).map_err(|e| Failure {
+        status: if matches!(e, DoctorError::Usage(_)) {
+            EXIT_USAGE
+        } else {
+            EXIT_RUNTIME
+        },
+        message: e.to_string(),
+    })?;
+    let mut out = io::stdout().lock();
+    let written = out
+        .write_all(outcome.text.as_bytes())
+        .and_then(|()| out.flush());
+    if let Err(e) = written {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            return Err(Failure {
+                status: EXIT_RUNTIME,
+                message: format!("cannot write the output: {e}"),
+            });
+        }
+    }
+    if outcome.exit_status == 0 {
+        Ok(())
+    } else {
+        Err(Failure {
+            status: outcome.exit_status,
+            message: String::new(),
+        })
     }
 }
 
@@ -244,6 +290,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Some(Command::Flows) => run_flows(&cli.input, &cli.output),
         Some(Command::Stats) => run_decode(&cli.input, &cli.output, Decode::Stats),
+        Some(Command::Doctor(args)) => run_doctor(&args, &cli.input, &cli.output),
         None => run_decode(&cli.input, &cli.output, Decode::Trace),
     }
 }

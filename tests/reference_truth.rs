@@ -5,7 +5,6 @@
 
 mod common;
 
-
 use common::{captures, collect, hex, sha256_hex};
 use serde_json::Value;
 use zmqtrace::tcp::TcpConfig;

@@ -18,6 +18,7 @@
 //! [`Report::extend`]; nothing else changes for them.
 
 pub mod checks;
+pub mod command;
 pub mod config;
 pub mod logs;
 pub mod matchmaker;
