@@ -48,6 +48,10 @@ fn frame<'a>(frames: &[(&'a [u8], bool)], i: usize) -> Option<&'a [u8]> {
 /// `msg_id | topic | 'impl_zmq_v2' | ctx_json | k1 | v1 | k2 | v2`.
 fn legacy(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     let tag = frame(frames, 2)?;
+    // Most messages that are not legacy oslo fail here, before any copying.
+    if tag != b"cast" && tag != b"impl_zmq_v2" {
+        return None;
+    }
     let topic = text(frame(frames, 1)?)?.to_string();
     let msg_id_frame = text(frame(frames, 0)?)?.to_string();
     let mut rpc = Rpc::new(Driver::ImplZmq);
@@ -283,13 +287,19 @@ fn g3_publication(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
 /// G3 direct reply: the whole reply is one dict frame after the empty one.
 fn g3_direct_reply(mut rpc: Rpc, body: &(&[u8], bool), options: Options) -> Option<Rpc> {
     let (bytes, whole) = *body;
+    // Many non-oslo DEALER messages have this two-frame shape too: look for
+    // the key before parsing anything (the same bytes in JSON and msgpack).
+    let object = matches!(bytes.first(), Some(b'{' | 0x80..=0x8f | 0xde | 0xdf));
+    if !object || find(bytes, b"reply_body").is_none() {
+        return None;
+    }
     let value = match bytes.first() {
         Some(b'{') if whole => serde_json::from_slice::<Value>(bytes).ok()?,
         Some(0x80..=0x8f | 0xde | 0xdf) if whole => msgpack(bytes)?,
         _ => return None,
     };
     let dict = value.as_object()?;
-    if !dict.contains_key("reply_body") && !dict.contains_key("failure") {
+    if !dict.contains_key("reply_body") {
         return None;
     }
     rpc.kind = Kind::Reply;
@@ -395,7 +405,7 @@ pub fn scan_method(prefix: &[u8]) -> Option<String> {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 /// `": "value"` after a JSON key; the quotes are escaped (`\"`) when the
