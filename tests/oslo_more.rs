@@ -8,58 +8,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
-use common::captures;
+use common::oslo::{kind_of, multiset, s, trace, truth};
 use serde_json::Value;
-
-fn trace(name: &str) -> Vec<Value> {
-    let path = captures().join("oslo").join(format!("{name}.pcap"));
-    let out = Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
-        .args(["-r", path.to_str().unwrap(), "-o", "jsonl"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn truth(name: &str) -> Value {
-    let text = std::fs::read_to_string(captures().join("oslo").join(format!("{name}.truth.json")))
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn s(v: &Value) -> String {
-    v.as_str().map(str::to_string).unwrap_or_else(|| "-".into())
-}
-
-fn multiset(keys: impl Iterator<Item = String>) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
-    for k in keys {
-        *m.entry(k).or_default() += 1;
-    }
-    m
-}
-
-fn kind_of(msg_type: &str) -> &'static str {
-    match msg_type {
-        "CALL" | "call" => "call",
-        "CAST" | "cast" => "cast",
-        "CAST_FANOUT" | "fanout" => "fanout",
-        "NOTIFY" | "notification" => "notify",
-        "REPLY" | "reply" => "reply",
-        "ACK" => "ack",
-        other => panic!("unknown kind {other}"),
-    }
-}
 
 fn messages(events: &[Value]) -> impl Iterator<Item = &Value> {
     events.iter().filter(|e| e["event"] == "message")
