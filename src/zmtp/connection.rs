@@ -258,7 +258,12 @@ impl<S: ZmtpSink> StreamConsumer for ZmtpDecoder<S> {
                     state.held = Vec::new();
                     return;
                 }
-                state.dirs[dir.index()].gap(ts, offset, len, &mut emit);
+                let [c2s, s2c] = &mut state.dirs;
+                let (own, peer) = match dir {
+                    Direction::ClientToServer => (c2s, &*s2c),
+                    Direction::ServerToClient => (s2c, &*c2s),
+                };
+                own.gap(peer.early(), ts, offset, len, &mut emit);
             }
             StreamEvent::Close { ts, .. } => {
                 for d in &mut state.dirs {

@@ -260,6 +260,8 @@ impl DirDecoder {
                 }
                 rest
             }
+            // The 12th byte (the socket type) may still be on its way.
+            Opening::Greeting12(_) if self.early.len() < 12 => rest,
             Opening::Greeting12(framing) => {
                 let extra = self.early.split_off(12.min(self.early.len()));
                 self.framing = framing;
@@ -752,7 +754,14 @@ impl DirDecoder {
     }
 
     /// `len` bytes of this direction are not in the capture.
-    pub(crate) fn gap(&mut self, ts: Timestamp, offset: u64, len: u64, emit: &mut Emit<'_>) {
+    pub(crate) fn gap(
+        &mut self,
+        peer_early: &[u8],
+        ts: Timestamp,
+        offset: u64,
+        len: u64,
+        emit: &mut Emit<'_>,
+    ) {
         emit(ZmtpEvent::Gap {
             dir: self.dir,
             ts,
@@ -785,6 +794,22 @@ impl DirDecoder {
                         self.finish_frame(ts, emit);
                     }
                 } else {
+                    self.lose(ts, emit);
+                    self.resync.start_after_hole(offset + len);
+                }
+            }
+            // A 3.x greeting is 64 bytes whatever it holds: once its
+            // mechanism field (bytes 12-31) is in, a hole in the rest (the
+            // filler a snapshot length often cuts) costs nothing.
+            Phase::Greeting64 if self.early.len() >= 32 => {
+                let missing_in_greeting = 64usize.saturating_sub(self.early.len());
+                let fill = usize::try_from(len)
+                    .unwrap_or(usize::MAX)
+                    .min(missing_in_greeting);
+                self.early.resize(self.early.len() + fill, 0);
+                let _ = self.greeting_data(peer_early, ts, &[], emit);
+                if len > fill as u64 {
+                    // The hole goes on past the greeting: a frame header is gone.
                     self.lose(ts, emit);
                     self.resync.start_after_hole(offset + len);
                 }

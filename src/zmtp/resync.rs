@@ -205,6 +205,11 @@ impl Resync {
         let mut pos = start;
         let mut score = 0u32;
         let mut hits = u32::from(self.is_segment_start(start) && start > 0);
+        // Right after a hole, on a segment start: frames that close a
+        // message exactly where the next segment begins are evidence too
+        // (libzmq writes whole messages; a snapshot length can leave too few
+        // bytes per segment for a longer chain).
+        let tiling = start == 0 && self.clean_start && self.discarded == 0;
         for _ in 0..MAX_CHAIN {
             if score >= needed && (hits >= confirmations || score >= needed * 2) {
                 return Verdict::Accept;
@@ -259,6 +264,9 @@ impl Resync {
             pos = end;
             if self.is_segment_start(pos) {
                 hits += 1;
+                if tiling && !header.more && score >= 1 {
+                    return Verdict::Accept;
+                }
             }
         }
         if score >= needed {
