@@ -8,14 +8,17 @@ mod fast;
 pub mod redact;
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::SocketAddr;
+use std::rc::Rc;
 
 use serde_json::Value;
 
 pub use redact::Redaction;
 
-use crate::tcp::Connection;
+use crate::tcp::{connection_label, Connection};
 use crate::time::Timestamp;
 use crate::zmtp::{ConnSummary, Message, ZmtpEvent, ZmtpSink};
 
@@ -317,13 +320,16 @@ struct Pending {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum SightKey {
-    Id(Kind, String),
+    /// Shared with the expiry queue: one copy of the id per sighting.
+    Id(Kind, Rc<str>),
     Content(u64),
 }
 
 struct Sighting {
     conn_id: u64,
-    conn: String,
+    /// The connection's ends, formatted into its label only for a hop.
+    client: SocketAddr,
+    server: SocketAddr,
     src: SocketAddr,
     dst: SocketAddr,
     ts: Timestamp,
@@ -334,12 +340,13 @@ pub struct OsloDecoder<S> {
     config: OsloConfig,
     sink: S,
     counters: OsloCounters,
-    pending: HashMap<String, Pending>,
+    pending: Map<String, Pending>,
     /// Call ids in request order, for timeouts and eviction.
     deadlines: VecDeque<(Timestamp, String)>,
-    recent: HashMap<String, (Option<String>, Option<String>)>,
-    recent_order: VecDeque<String>,
-    sightings: HashMap<SightKey, Sighting>,
+    /// Keyed by a shared id so the eviction queue costs no second copy.
+    recent: Map<Rc<str>, (Option<String>, Option<String>)>,
+    recent_order: VecDeque<Rc<str>>,
+    sightings: Map<SightKey, Sighting>,
     sighting_order: VecDeque<(Timestamp, SightKey)>,
     last_ts: Timestamp,
 }
@@ -350,11 +357,11 @@ impl<S: OsloSink> OsloDecoder<S> {
             config,
             sink,
             counters: OsloCounters::default(),
-            pending: HashMap::new(),
+            pending: Map::default(),
             deadlines: VecDeque::new(),
-            recent: HashMap::new(),
+            recent: Map::default(),
             recent_order: VecDeque::new(),
-            sightings: HashMap::new(),
+            sightings: Map::default(),
             sighting_order: VecDeque::new(),
             last_ts: Timestamp::ZERO,
         }
@@ -456,12 +463,13 @@ impl<S: OsloSink> OsloDecoder<S> {
     }
 
     fn remember(&mut self, id: &str, topic: &Option<String>, method: &Option<String>) {
-        if self
-            .recent
-            .insert(id.to_string(), (topic.clone(), method.clone()))
-            .is_none()
-        {
-            self.recent_order.push_back(id.to_string());
+        if let Some(known) = self.recent.get_mut(id) {
+            *known = (topic.clone(), method.clone());
+        } else {
+            let id: Rc<str> = Rc::from(id);
+            self.recent
+                .insert(Rc::clone(&id), (topic.clone(), method.clone()));
+            self.recent_order.push_back(id);
             while self.recent_order.len() > self.config.max_recent {
                 if let Some(old) = self.recent_order.pop_front() {
                     self.recent.remove(&old);
@@ -478,9 +486,11 @@ impl<S: OsloSink> OsloDecoder<S> {
         rpc: &Rpc,
     ) -> Option<(u64, String, Timestamp)> {
         let key = match (&rpc.msg_id, rpc.driver) {
-            (Some(id), Driver::Zmq) => SightKey::Id(rpc.kind, id.clone()),
+            (Some(id), Driver::Zmq) => SightKey::Id(rpc.kind, Rc::from(id.as_str())),
             _ => {
-                let mut h = std::collections::hash_map::DefaultHasher::new();
+                // Seeded per process like the map, so a sender cannot
+                // aim collisions at it.
+                let mut h = self.sightings.hasher().build_hasher();
                 for f in m.frames {
                     f.len.hash(&mut h);
                     m.kept(f).hash(&mut h);
@@ -495,13 +505,17 @@ impl<S: OsloSink> OsloDecoder<S> {
                 && prev.dst != dst
                 && prev.src != src
                 && m.ts.nanos_since(prev.ts) <= self.config.forward_window_ns;
-            hop.then(|| (prev.conn_id, prev.conn.clone(), prev.ts))
+            hop.then(|| {
+                let label = connection_label(prev.client, prev.server);
+                (prev.conn_id, label, prev.ts)
+            })
         });
         self.sightings.insert(
             key.clone(),
             Sighting {
                 conn_id: conn.id,
-                conn: conn.label(),
+                client: conn.client,
+                server: conn.server,
                 src,
                 dst,
                 ts: m.ts,
@@ -536,7 +550,7 @@ impl<S: OsloSink> OsloDecoder<S> {
         if let (true, Some(id)) = (rpc.forwarded, &rpc.msg_id) {
             // A later hop may lack what the first one said (the proxy's
             // backend frames carry no routing key).
-            if let Some((topic, method)) = self.recent.get(id) {
+            if let Some((topic, method)) = self.recent.get(id.as_str()) {
                 rpc.topic = rpc.topic.take().or_else(|| topic.clone());
                 rpc.method = rpc.method.take().or_else(|| method.clone());
             }
@@ -608,7 +622,7 @@ impl<S: OsloSink> OsloDecoder<S> {
                             p.inner_reply = Some((m.ts, rpc.failure.clone()));
                         }
                     }
-                    None => match self.recent.get(&id) {
+                    None => match self.recent.get(id.as_str()) {
                         // A reply already matched (seen again on a later hop).
                         Some((topic, method)) if rpc.forwarded => {
                             rpc.method = rpc.method.take().or_else(|| method.clone());
@@ -618,7 +632,7 @@ impl<S: OsloSink> OsloDecoder<S> {
                     },
                 },
                 Kind::Ack => {
-                    if let Some((topic, method)) = self.recent.get(&id) {
+                    if let Some((topic, method)) = self.recent.get(id.as_str()) {
                         rpc.method = rpc.method.take().or_else(|| method.clone());
                         rpc.topic = rpc.topic.take().or_else(|| topic.clone());
                     }

@@ -132,8 +132,7 @@ impl<W: Write> StatsReport<W> {
         &mut self.sink
     }
 
-    fn topic(&mut self, topic: &str, method: &str) -> &mut TopicTally {
-        let key = (topic.to_string(), method.to_string());
+    fn topic(&mut self, key: (String, String)) -> &mut TopicTally {
         if !self.topics.contains_key(&key) && self.topics.len() >= MAX_TOPICS {
             return self
                 .topics
@@ -404,9 +403,8 @@ impl<W: Write> OsloSink for StatsReport<W> {
                 self.last_ts = self.last_ts.max(m.ts);
                 // A copy one hop further is the same message: counted once.
                 if let Some(rpc) = rpc.filter(|r| !r.forwarded) {
-                    let (topic, method) = topic_and_method(rpc);
                     let bytes = m.bytes();
-                    let t = self.topic(&topic, &method);
+                    let t = self.topic(topic_and_method(rpc));
                     t.messages += 1;
                     t.bytes += bytes;
                     let (src, _) = conn.endpoints(m.dir);
@@ -432,15 +430,13 @@ impl<W: Write> OsloSink for StatsReport<W> {
         };
         match event {
             RpcEvent::Call(c) => {
-                let (topic, method) = label(&c.topic, &c.method);
-                let t = self.topic(&topic, &method);
+                let t = self.topic(label(&c.topic, &c.method));
                 t.calls += 1;
                 t.failures += u64::from(c.failure.is_some());
                 t.record_latency(c.latency_ns());
             }
             RpcEvent::Timeout(to) => {
-                let (topic, method) = label(&to.topic, &to.method);
-                self.topic(&topic, &method).timeouts += 1;
+                self.topic(label(&to.topic, &to.method)).timeouts += 1;
             }
             RpcEvent::Forward(_) => {}
         }

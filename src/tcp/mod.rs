@@ -184,8 +184,13 @@ impl Connection {
 
     /// `client>server`, the contract's connection label.
     pub fn label(&self) -> String {
-        format!("{}>{}", self.client, self.server)
+        connection_label(self.client, self.server)
     }
+}
+
+/// `client>server`, for a connection known only by its ends.
+pub fn connection_label(client: SocketAddr, server: SocketAddr) -> String {
+    format!("{client}>{server}")
 }
 
 #[cfg(test)]
