@@ -3,6 +3,7 @@
 //! each unit at its stream offset, each frame body matching its head and
 //! SHA-256, nothing missing, nothing extra.
 
+#[macro_use]
 mod common;
 
 use common::{captures, collect, hex, sha256_hex};
@@ -136,34 +137,4 @@ fn check_capture(name: &str) {
     assert!(units > 0 || name == "s18_socket_type_mismatch" || name == "s05_heartbeat");
 }
 
-macro_rules! reference {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                check_capture(stringify!($name));
-            }
-        )*
-    };
-}
-
-reference!(
-    s01_push_pull_sizes,
-    s02_req_rep,
-    s03_dealer_router,
-    s04_pub_sub,
-    s05_heartbeat,
-    s06_heartbeat_raw_ctx,
-    s07_plain,
-    s08_curve,
-    s09_zmtp20_peers,
-    s10_zmtp10_peers,
-    s11_zmtp30_peers,
-    s12_burst10k,
-    s13_concurrent,
-    s14_ipv6,
-    s15_longlived_rpc,
-    s16_sll2_any,
-    s17_sll1_any,
-    s18_socket_type_mismatch,
-);
+reference_capture_tests!(check_capture);

@@ -3,6 +3,7 @@
 //! and malformed unit of the truth, in wire order per connection and
 //! direction — and nothing else.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
@@ -211,34 +212,4 @@ fn check(name: &str) {
     }
 }
 
-macro_rules! reference {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                check(stringify!($name));
-            }
-        )*
-    };
-}
-
-reference!(
-    s01_push_pull_sizes,
-    s02_req_rep,
-    s03_dealer_router,
-    s04_pub_sub,
-    s05_heartbeat,
-    s06_heartbeat_raw_ctx,
-    s07_plain,
-    s08_curve,
-    s09_zmtp20_peers,
-    s10_zmtp10_peers,
-    s11_zmtp30_peers,
-    s12_burst10k,
-    s13_concurrent,
-    s14_ipv6,
-    s15_longlived_rpc,
-    s16_sll2_any,
-    s17_sll1_any,
-    s18_socket_type_mismatch,
-);
+reference_capture_tests!(check);

@@ -1,7 +1,42 @@
 //! Shared test support: run the library pipeline on a capture and collect
 //! each direction's stream as runs of data and gaps.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
+
+/// One `#[test]` per reference capture in `captures/reference`, each
+/// calling `$check` with the capture's name.
+macro_rules! reference_capture_tests {
+    ($check:path) => {
+        reference_capture_tests!(@each $check;
+            s01_push_pull_sizes,
+            s02_req_rep,
+            s03_dealer_router,
+            s04_pub_sub,
+            s05_heartbeat,
+            s06_heartbeat_raw_ctx,
+            s07_plain,
+            s08_curve,
+            s09_zmtp20_peers,
+            s10_zmtp10_peers,
+            s11_zmtp30_peers,
+            s12_burst10k,
+            s13_concurrent,
+            s14_ipv6,
+            s15_longlived_rpc,
+            s16_sll2_any,
+            s17_sll1_any,
+            s18_socket_type_mismatch,
+        );
+    };
+    (@each $check:path; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $check(stringify!($name));
+            }
+        )*
+    };
+}
 
 pub mod oslo;
 
