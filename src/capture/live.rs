@@ -220,7 +220,7 @@ impl OpenCapture {
         let shared = Arc::new(Shared {
             stop,
             queued_bytes: AtomicUsize::new(0),
-            queue_cap: self.config.queue_bytes.max(BATCH_BYTES),
+            queue_cap: self.config.queue_bytes,
             queue_dropped: AtomicU64::new(0),
             kernel_dropped: self.handles.iter().map(|_| AtomicU64::new(0)).collect(),
             found: Mutex::new(Found::default()),
@@ -259,6 +259,13 @@ impl OpenCapture {
 struct Found {
     ports: Vec<u16>,
     refused: u64,
+}
+
+/// Whether a batch of `weight` bytes fits behind `queued` bytes. An empty
+/// queue always takes it: a full batch weighs more than BATCH_BYTES, which
+/// may exceed a small `--queue-mib`, and refusing it then would drop all.
+fn queue_admits(queued: usize, weight: usize, cap: usize) -> bool {
+    queued == 0 || queued.saturating_add(weight) <= cap
 }
 
 struct Shared {
@@ -601,7 +608,7 @@ impl Worker {
         let weight = self.batch.weight();
         let count = self.batch.packets.len() as u64;
         let before = self.shared.queued_bytes.fetch_add(weight, Ordering::AcqRel);
-        if before + weight > self.shared.queue_cap {
+        if !queue_admits(before, weight, self.shared.queue_cap) {
             self.shared.queued_bytes.fetch_sub(weight, Ordering::AcqRel);
             self.shared
                 .queue_dropped
@@ -753,5 +760,20 @@ impl PacketSource for LiveSource {
 impl Drop for LiveSource {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_heavier_than_the_queue_still_enters_an_empty_queue() {
+        let cap = 1 << 20;
+        assert!(queue_admits(0, BATCH_BYTES + 4096, cap));
+        assert!(!queue_admits(1, BATCH_BYTES + 4096, cap));
+        assert!(queue_admits(cap / 2, cap / 2, cap));
+        assert!(!queue_admits(cap / 2, cap / 2 + 1, cap));
+        assert!(!queue_admits(usize::MAX, 1, cap));
     }
 }
