@@ -212,6 +212,41 @@ fn unanswered_calls_time_out_by_capture_time_and_at_the_end() {
 }
 
 #[test]
+fn an_answered_calls_deadline_does_not_time_out_a_new_call_with_its_id() {
+    let mut net = Net::new(OsloConfig {
+        rpc_timeout_ns: 1_000_000_000,
+        ..OsloConfig::default()
+    });
+    net.send([10, 0, 0, 1], [10, 0, 0, 2], 10.0, &[legacy_call("r1")]);
+    net.send([10, 0, 0, 2], [10, 0, 0, 1], 10.1, &[legacy_reply("r1")]);
+    // The id comes again (a replay, a sender reusing ids) before the first
+    // call's deadline at 11.0; the new call's own deadline is 11.8.
+    net.send([10, 0, 0, 1], [10, 0, 0, 2], 10.8, &[legacy_call("r1")]);
+    // Past the first deadline, before the second: nothing is overdue.
+    net.send([10, 0, 0, 1], [10, 0, 0, 2], 11.5, &[legacy_call("other")]);
+    net.send([10, 0, 0, 2], [10, 0, 0, 1], 11.6, &[legacy_reply("r1")]);
+    net.send([10, 0, 0, 2], [10, 0, 0, 1], 11.7, &[legacy_reply("other")]);
+    let (seen, counters) = net.finish();
+    let calls: Vec<_> = seen
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RpcEvent::Call(c) => Some((c.msg_id.clone(), c.latency_ns())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("r1".to_string(), 100_000_000),
+            ("r1".to_string(), 800_000_000),
+            ("other".to_string(), 200_000_000),
+        ]
+    );
+    assert_eq!((counters.calls, counters.timeouts), (3, 0));
+}
+
+#[test]
 fn a_reply_storm_for_unknown_ids_is_counted_not_stored() {
     let mut net = Net::new(OsloConfig::default());
     let replies: Vec<Vec<u8>> = (0..10_000)

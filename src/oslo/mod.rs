@@ -383,8 +383,8 @@ impl<S: OsloSink> OsloDecoder<S> {
     pub fn finish(&mut self) {
         let now = self.last_ts;
         let waiting: Vec<(Timestamp, String)> = self.deadlines.drain(..).collect();
-        for (_, id) in waiting {
-            if let Some(p) = self.pending.remove(&id) {
+        for (deadline, id) in waiting {
+            if let Some(p) = self.take_due(deadline, &id) {
                 if let Some((reply_ts, failure)) = p.inner_reply.clone() {
                     // Only an inner hop of the reply was captured.
                     self.complete(id, p, reply_ts, failure);
@@ -392,6 +392,29 @@ impl<S: OsloSink> OsloDecoder<S> {
                     self.time_out(id, p, now, true);
                 }
             }
+        }
+    }
+
+    fn deadline_of(&self, request_ts: Timestamp) -> Timestamp {
+        Timestamp::from_nanos(
+            request_ts
+                .as_nanos()
+                .saturating_add(self.config.rpc_timeout_ns),
+        )
+    }
+
+    /// Take the call a queued deadline belongs to. An answered call's
+    /// deadline stays queued; if its id has since been reused by a new call,
+    /// that entry is stale and must not touch the new call.
+    fn take_due(&mut self, deadline: Timestamp, id: &str) -> Option<Pending> {
+        let current = self
+            .pending
+            .get(id)
+            .is_some_and(|p| self.deadline_of(p.request_ts) == deadline);
+        if current {
+            self.pending.remove(id)
+        } else {
+            None
         }
     }
 
@@ -403,7 +426,7 @@ impl<S: OsloSink> OsloDecoder<S> {
             let Some((deadline, id)) = self.deadlines.pop_front() else {
                 break;
             };
-            if let Some(p) = self.pending.remove(&id) {
+            if let Some(p) = self.take_due(deadline, &id) {
                 self.time_out(id, p, deadline, false);
             }
         }
@@ -572,16 +595,14 @@ impl<S: OsloSink> OsloDecoder<S> {
                         if self.pending.len() >= self.config.max_pending {
                             // Forget the oldest call still waiting; deadlines
                             // of answered calls are skipped on the way.
-                            while let Some((_, old)) = self.deadlines.pop_front() {
-                                if self.pending.remove(&old).is_some() {
+                            while let Some((deadline, old)) = self.deadlines.pop_front() {
+                                if self.take_due(deadline, &old).is_some() {
                                     self.counters.pending_evicted += 1;
                                     break;
                                 }
                             }
                         }
-                        let deadline = Timestamp::from_nanos(
-                            m.ts.as_nanos().saturating_add(self.config.rpc_timeout_ns),
-                        );
+                        let deadline = self.deadline_of(m.ts);
                         self.deadlines.push_back((deadline, id.clone()));
                         // Answered calls leave their deadline queued until it
                         // falls due; drop them once they outnumber the rest,
