@@ -847,7 +847,7 @@ fn redis(n: &NodeView<'_>, s: &ServiceView<'_>, multi: bool, out: &mut Findings)
                 .unwrap_or(600);
             let sev = if f >= t {
                 Some(Error)
-            } else if f * 2 > t {
+            } else if f.saturating_mul(2) > t {
                 Some(Warning)
             } else {
                 None

@@ -21,6 +21,10 @@ use super::DoctorError;
 const MAX_TEXT_FILE: u64 = 16 << 20;
 /// How deep a node directory is walked, and how many files are looked at.
 const MAX_DEPTH: usize = 6;
+/// A log line is kept up to this many bytes; the rest of it is skipped (the
+/// doctor shows 400 bytes of a line, and a file without newlines must not
+/// be held whole).
+const MAX_LOG_LINE: usize = 64 << 10;
 const MAX_FILES: usize = 20_000;
 
 // ---------------------------------------------------------------------------
@@ -848,9 +852,15 @@ pub fn load_log(path: &Path) -> Result<LogFile, DoctorError> {
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(err)?;
+        let n = (&mut reader)
+            .take(MAX_LOG_LINE as u64)
+            .read_until(b'\n', &mut buf)
+            .map_err(err)?;
         if n == 0 {
             break;
+        }
+        if buf.last() != Some(&b'\n') {
+            skip_rest_of_line(&mut reader).map_err(err)?;
         }
         let line = String::from_utf8_lossy(&buf);
         log.push_line(line.trim_end_matches(['\n', '\r']));
@@ -902,6 +912,33 @@ fn shaped_like_a_ring(ring: &Ringfile) -> bool {
 
 /// The files under `dir`, sorted, directories walked to a bounded depth
 /// without following symbolic links to directories.
+/// Consume up to and including the next newline, holding nothing.
+fn skip_rest_of_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(());
+        }
+        match available.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let len = available.len();
+                reader.consume(len);
+            }
+        }
+    }
+}
+
+/// A regular file, or a symlink to one: never a FIFO (which would block) or
+/// a device (which may never end).
+fn is_regular_file(path: &Path, meta: &fs::Metadata) -> bool {
+    meta.is_file()
+        || (meta.file_type().is_symlink() && fs::metadata(path).is_ok_and(|m| m.is_file()))
+}
+
 fn walk(dir: &Path) -> Result<Vec<PathBuf>, DoctorError> {
     let mut out = Vec::new();
     let mut stack = vec![(dir.to_path_buf(), 0usize)];
@@ -923,7 +960,7 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>, DoctorError> {
                 if depth < MAX_DEPTH {
                     stack.push((child, depth + 1));
                 }
-            } else if out.len() < MAX_FILES {
+            } else if out.len() < MAX_FILES && is_regular_file(&child, &meta) {
                 out.push(child);
             }
         }
@@ -994,6 +1031,46 @@ pub use logs::LogRecord;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("zmqtrace-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_log_line_longer_than_the_cap_is_cut_and_the_next_line_still_read() {
+        let dir = scratch("longline");
+        let path = dir.join("nova-compute.log");
+        let mut text = vec![b'x'; 3 * MAX_LOG_LINE + 17];
+        text.extend_from_slice(b"\nsecond line\n");
+        fs::write(&path, &text).unwrap();
+        let log = load_log(&path).unwrap();
+        // Without the skip, the cut line's tail would count as 3 more lines.
+        assert_eq!(log.lines, 2);
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn walking_a_node_directory_skips_fifos_and_follows_symlinks_to_files() {
+        let dir = scratch("walk");
+        fs::write(dir.join("a.log"), "one\n").unwrap();
+        std::os::unix::fs::symlink(dir.join("a.log"), dir.join("b.log")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero.log")).unwrap();
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(dir.join("pipe.log"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        let names: Vec<String> = walk(&dir)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a.log", "b.log"]);
+        let _ = fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn ini_follows_oslo_config() {
