@@ -10,6 +10,7 @@ use super::resync::{Resync, Strictness};
 use super::wire::{self, Framing, HeaderParse, Mechanism};
 use crate::tcp::Direction;
 use crate::time::Timestamp;
+use std::fmt::Write as _;
 
 /// Limits of a direction's decoder; what they cut is counted.
 #[derive(Clone, Debug)]
@@ -618,7 +619,13 @@ impl DirDecoder {
         let mut fields: Vec<(&'static str, String)> = Vec::new();
         let mut malformed = parsed.malformed.clone();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let hex = |b: &[u8]| {
+            b.iter()
+                .fold(String::with_capacity(2 * b.len()), |mut s, x| {
+                    let _ = write!(s, "{x:02x}");
+                    s
+                })
+        };
         let data = parsed.data;
         match (name, self.mechanism) {
             ("READY" | "INITIATE", Mechanism::Curve) => {
