@@ -223,6 +223,24 @@ fn new_newton_direct_json_calls() {
 /// Every hop, `kind topic method msg_id` against the truth (the topic of
 /// the sender's Target, as for new_rocky_proxy_acks).
 #[test]
+fn a_body_over_the_keep_cap_is_counted_in_the_summary() {
+    // One ceilometer cast in this run carries 70,357 bytes of JSON, more
+    // than a frame keeps: its method is scanned for, and the summary says
+    // one body was not kept whole.
+    let events = trace("new_newton_direct_json");
+    let cut: Vec<&Value> = messages(&events)
+        .filter(|m| m["rpc"]["truncated"] == true)
+        .collect();
+    assert_eq!(cut.len(), 1);
+    assert_eq!(cut[0]["rpc"]["method"], "record_metering_data");
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["truncated_bodies"], 1);
+    assert_eq!(summary["undecodable_bodies"], 0);
+    assert_eq!(summary["calls_evicted"], 0);
+}
+
+#[test]
 fn new_newton_proxy_pubsub_acks_messages() {
     let name = "new_newton_proxy_pubsub_acks";
     let events = trace(name);

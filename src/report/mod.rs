@@ -32,6 +32,9 @@ impl Counts {
         self.forwards = oslo.forwards;
         self.rpc_messages = oslo.rpc_messages;
         self.unmatched_replies = oslo.unmatched_replies;
+        self.calls_evicted = oslo.pending_evicted;
+        self.truncated_bodies = oslo.truncated_bodies;
+        self.undecodable_bodies = oslo.undecodable_bodies;
     }
 }
 
@@ -87,6 +90,10 @@ pub struct Counts {
     pub forwards: u64,
     pub rpc_messages: u64,
     pub unmatched_replies: u64,
+    /// Waiting calls forgotten at the cap of the oslo layer's call table.
+    pub calls_evicted: u64,
+    pub truncated_bodies: u64,
+    pub undecodable_bodies: u64,
 }
 
 impl Counts {
@@ -146,7 +153,10 @@ impl Counts {
             .u64("rpc_messages", self.rpc_messages)
             .u64("failures", self.failures)
             .u64("forwards", self.forwards)
-            .u64("unmatched_replies", self.unmatched_replies);
+            .u64("unmatched_replies", self.unmatched_replies)
+            .u64("calls_evicted", self.calls_evicted)
+            .u64("truncated_bodies", self.truncated_bodies)
+            .u64("undecodable_bodies", self.undecodable_bodies);
         packet_and_tcp_counters(&mut o, stats);
         o.finish()
     }
@@ -174,6 +184,15 @@ impl Counts {
             self.unmatched_replies,
             "replies whose request is not in the capture",
         );
+        add(
+            self.calls_evicted,
+            "waiting calls forgotten (too many at once)",
+        );
+        add(
+            self.truncated_bodies,
+            "oslo bodies not kept whole (too long, cut or with a gap)",
+        );
+        add(self.undecodable_bodies, "oslo bodies that did not decode");
         add(self.gaps, "gaps");
         add(self.gap_bytes, "bytes missing from the capture");
         add(self.incomplete, "incomplete messages");
