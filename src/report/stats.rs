@@ -26,6 +26,9 @@ const MAX_TOPICS: usize = 4_096;
 /// Source hosts tracked for top talkers.
 const MAX_TALKERS: usize = 4_096;
 const OTHER: &str = "(other)";
+/// Socket-type rows: the name is whatever the peer's READY says, so
+/// beyond a handful of real ones the rest are folded into `(other)`.
+const MAX_SOCKET_TYPES: usize = 64;
 
 /// Per (topic, method).
 struct TopicTally {
@@ -140,6 +143,21 @@ impl<W: Write> StatsReport<W> {
                 .or_insert_with(TopicTally::new);
         }
         self.topics.entry(key).or_insert_with(TopicTally::new)
+    }
+
+    /// The tally of a socket type, allocating its name only when new
+    /// (always `Some`; an `Option` only to look up by `&str` once known).
+    fn socket(&mut self, name: &str) -> Option<&mut SocketTally> {
+        let key = if self.by_socket.contains_key(name) || self.by_socket.len() < MAX_SOCKET_TYPES {
+            name
+        } else {
+            OTHER
+        };
+        if !self.by_socket.contains_key(key) {
+            self.by_socket
+                .insert(key.to_string(), SocketTally::default());
+        }
+        self.by_socket.get_mut(key)
     }
 
     /// (topic, method) rows, busiest first, with rates over the capture.
@@ -393,12 +411,10 @@ impl<W: Write> OsloSink for StatsReport<W> {
                 let t = &mut tally[m.dir.index()];
                 t.messages += 1;
                 t.bytes += m.bytes();
-                let socket = self
-                    .by_socket
-                    .entry(m.socket_type.unwrap_or("unknown").to_string())
-                    .or_default();
-                socket.messages += 1;
-                socket.bytes += m.bytes();
+                if let Some(socket) = self.socket(m.socket_type.unwrap_or("unknown")) {
+                    socket.messages += 1;
+                    socket.bytes += m.bytes();
+                }
                 self.first_ts.get_or_insert(m.ts);
                 self.last_ts = self.last_ts.max(m.ts);
                 // A copy one hop further is the same message: counted once.
@@ -452,10 +468,9 @@ impl<W: Write> OsloSink for StatsReport<W> {
             .max(summary.version[1])
             .unwrap_or(Version::Unknown);
         for socket in summary.socket_type.iter().flatten() {
-            self.by_socket
-                .entry(socket.clone())
-                .or_default()
-                .connections += 1;
+            if let Some(tally) = self.socket(socket) {
+                tally.connections += 1;
+            }
         }
         let (client, server) = conn.endpoints(Direction::ClientToServer);
         self.rows.push(Row {
@@ -511,5 +526,30 @@ impl<W: Write> super::DecodeReport for StatsReport<W> {
 impl<W: Write> Progress for StatsReport<W> {
     fn wants_more(&self) -> bool {
         !self.sink.is_broken()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_types_beyond_the_cap_fold_into_other() {
+        let mut report = StatsReport::new(
+            Sink::new(Vec::new(), false),
+            Format::Jsonl,
+            Precision::Micro,
+        );
+        for i in 0..MAX_SOCKET_TYPES + 10 {
+            if let Some(t) = report.socket(&format!("TYPE{i}")) {
+                t.messages += 1;
+            }
+        }
+        if let Some(t) = report.socket("TYPE0") {
+            t.messages += 1;
+        }
+        assert_eq!(report.by_socket.len(), MAX_SOCKET_TYPES + 1);
+        assert_eq!(report.by_socket[OTHER].messages, 10);
+        assert_eq!(report.by_socket["TYPE0"].messages, 2);
     }
 }
