@@ -174,10 +174,26 @@ struct InputArgs {
 
 #[derive(Args, Debug)]
 struct OutputArgs {
-    /// Output: `table` for people, `jsonl` (JSON Lines, one object per line)
-    /// for scripts.
-    #[arg(short = 'o', long = "output", value_name = "MODE", value_enum, default_value_t = OutputMode::Table, global = true)]
-    output: OutputMode,
+    /// Output: `tui` (the terminal UI; the default for tracing when stdout
+    /// is a terminal), `table` for people and pipes, `jsonl` (JSON Lines,
+    /// one object per line) for scripts.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "MODE",
+        value_enum,
+        global = true
+    )]
+    output: Option<OutputMode>,
+
+    /// Terminal UI: messages kept in its history (older ones leave it).
+    #[arg(
+        long = "history",
+        value_name = "N",
+        default_value_t = crate::tui::state::Limits::default().history,
+        global = true
+    )]
+    history: usize,
 
     /// Show secrets found on the wire (oslo auth tokens, passwords and
     /// service catalogs in contexts and arguments; ZMTP PLAIN passwords)
@@ -193,8 +209,27 @@ struct OutputArgs {
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum OutputMode {
+    Tui,
     Table,
     Jsonl,
+}
+
+impl OutputArgs {
+    /// The mode asked for; without -o, the terminal UI for tracing to a
+    /// terminal and a table otherwise. The UI needs a terminal on stdout:
+    /// without one it falls back to the table.
+    fn mode(&self, trace: bool) -> OutputMode {
+        let terminal = io::stdout().is_terminal();
+        match self.output {
+            Some(OutputMode::Tui) if !terminal => {
+                eprintln!("zmqtrace: stdout is not a terminal; printing a table instead of the terminal UI");
+                OutputMode::Table
+            }
+            Some(mode) => mode,
+            None if trace && terminal => OutputMode::Tui,
+            None => OutputMode::Table,
+        }
+    }
 }
 
 /// A failure, with the exit status it maps to.
@@ -252,7 +287,7 @@ fn run_doctor(
     output: &OutputArgs,
 ) -> Result<(), Failure> {
     use crate::doctor::DoctorError;
-    let jsonl = output.output == OutputMode::Jsonl;
+    let jsonl = output.output == Some(OutputMode::Jsonl);
     let outcome = crate::doctor::command::run(args, &input.read, jsonl).map_err(|e| Failure {
         status: if matches!(e, DoctorError::Usage(_)) {
             EXIT_USAGE
@@ -287,11 +322,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
     if cli.input.list_interfaces {
         return list_interfaces(&cli.output);
     }
+    let (input, output) = (&cli.input, &cli.output);
     match cli.command {
-        Some(Command::Flows) => run_flows(&cli.input, &cli.output),
-        Some(Command::Stats) => run_decode(&cli.input, &cli.output, Decode::Stats),
-        Some(Command::Doctor(args)) => run_doctor(&args, &cli.input, &cli.output),
-        None => run_decode(&cli.input, &cli.output, Decode::Trace),
+        Some(Command::Doctor(args)) => run_doctor(&args, input, output),
+        Some(Command::Flows) => match output.mode(false) {
+            OutputMode::Tui => run_tui(input, output, crate::tui::app::CONNECTIONS),
+            mode => run_flows(input, output, mode),
+        },
+        Some(Command::Stats) => match output.mode(false) {
+            OutputMode::Tui => run_tui(input, output, crate::tui::app::TOPICS),
+            mode => run_decode(input, output, Decode::Stats, mode),
+        },
+        None => match output.mode(true) {
+            OutputMode::Tui => run_tui(input, output, crate::tui::app::MESSAGES),
+            mode => run_decode(input, output, Decode::Trace, mode),
+        },
     }
 }
 
@@ -300,6 +345,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
 fn open_input(
     input: &InputArgs,
     output: &OutputArgs,
+) -> Result<(Box<dyn PacketSource>, Option<FlowWriter>), Failure> {
+    open_input_stoppable(input, output, None)
+}
+
+fn open_input_stoppable(
+    input: &InputArgs,
+    output: &OutputArgs,
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> Result<(Box<dyn PacketSource>, Option<FlowWriter>), Failure> {
     let opened = input_open::open(&InputSpec {
         read: &input.read,
@@ -312,6 +365,7 @@ fn open_input(
         kernel_buffer: input.kernel_buffer_mib.clamp(1, 2047) << 20,
         queue_bytes: input.queue_mib.max(1).saturating_mul(1 << 20),
         immediate: input.immediate,
+        stop,
     })?;
     if let Some(line) = &opened.started {
         eprintln!("{line}");
@@ -339,8 +393,8 @@ fn list_interfaces(output: &OutputArgs) -> Result<(), Failure> {
             state.push("loopback");
         }
         let addresses: Vec<String> = i.addresses.iter().map(|a| a.to_string()).collect();
-        match output.output {
-            OutputMode::Table => {
+        match output.mode(false) {
+            OutputMode::Table | OutputMode::Tui => {
                 let shown = if i.name == "any" {
                     "(every interface)".to_string()
                 } else if addresses.is_empty() {
@@ -438,13 +492,17 @@ fn finish(
     Ok(())
 }
 
-fn run_flows(input: &InputArgs, output: &OutputArgs) -> Result<(), Failure> {
+fn format_of(mode: OutputMode) -> Format {
+    match mode {
+        OutputMode::Jsonl => Format::Jsonl,
+        OutputMode::Table | OutputMode::Tui => Format::Table,
+    }
+}
+
+fn run_flows(input: &InputArgs, output: &OutputArgs, mode: OutputMode) -> Result<(), Failure> {
     let filter = input.filter.as_deref().map(BpfFilter::new).transpose()?;
     let (mut source, writer) = open_input(input, output)?;
-    let format = match output.output {
-        OutputMode::Table => Format::Table,
-        OutputMode::Jsonl => Format::Jsonl,
-    };
+    let format = format_of(mode);
     let mut report = FlowsReport::new(
         stdout_sink(),
         format,
@@ -466,21 +524,23 @@ enum Decode {
     Stats,
 }
 
-fn run_decode(input: &InputArgs, output: &OutputArgs, what: Decode) -> Result<(), Failure> {
+fn run_decode(
+    input: &InputArgs,
+    output: &OutputArgs,
+    what: Decode,
+    mode: OutputMode,
+) -> Result<(), Failure> {
     let filter = input.filter.as_deref().map(BpfFilter::new).transpose()?;
     // Usage is checked before a live capture starts.
     // Only the JSON Lines trace prints arguments; the rest skip copying them.
-    let keep_args = what == Decode::Trace && output.output == OutputMode::Jsonl;
+    let keep_args = what == Decode::Trace && mode == OutputMode::Jsonl;
     let oslo = OsloConfig {
         keep_args,
         ..oslo_config(input, output)?
     };
     let (source, writer) = open_input(input, output)?;
     let precision = source.precision();
-    let format = match output.output {
-        OutputMode::Table => Format::Table,
-        OutputMode::Jsonl => Format::Jsonl,
-    };
+    let format = format_of(mode);
     let engine = engine(input, filter, writer);
     match what {
         Decode::Trace => {
@@ -527,4 +587,88 @@ fn decode<R: DecodeReport>(
         .sink_mut()
         .close(&engine.stats(), &zmtp_counters, &oslo_counters);
     finish(result, written, &*source)
+}
+
+/// The terminal UI: the engine on its own thread feeding the UI on this
+/// one; `view` is the view it opens on.
+fn run_tui(input: &InputArgs, output: &OutputArgs, view: usize) -> Result<(), Failure> {
+    use crate::tui::feed::{run_engine, EngineConfig, Feed};
+    let filter = input.filter.as_deref().map(BpfFilter::new).transpose()?;
+    let oslo = OsloConfig {
+        // The detail pane decodes bodies from the frames it holds.
+        keep_args: false,
+        ..oslo_config(input, output)?
+    };
+    if output.history == 0 {
+        return Err(usage("--history takes a number of messages above 0"));
+    }
+    let feed = Feed::new();
+    let (mut source, writer) = open_input_stoppable(input, output, Some(feed.quit_flag()))?;
+    if input.interface.is_empty() {
+        // A live capture registered these already; for files, a SIGTERM
+        // must still restore the terminal.
+        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+            let _ = signal_hook::flag::register(signal, feed.quit_flag());
+        }
+    }
+    let live = !input.interface.is_empty();
+    let label = if live {
+        format!("live {}", input.interface.join(","))
+    } else {
+        let names: Vec<&str> = input
+            .read
+            .iter()
+            .map(|r| if r == "-" { "stdin" } else { r.as_str() })
+            .collect();
+        names.join(" ")
+    };
+    let precision = source.precision();
+    let engine = engine(input, filter, writer);
+    let decode = EngineConfig {
+        ports: input.port.clone(),
+        auto: !input.no_auto,
+        oslo,
+        count: input.count,
+    };
+    let engine_feed = feed.clone();
+    let handle = std::thread::Builder::new()
+        .name("zmqtrace-engine".into())
+        .spawn(move || {
+            let result = run_engine(&engine_feed, &mut *source, engine, decode);
+            if let (Ok(()), Some(warning)) = (&result, source.end_warning()) {
+                eprintln!("zmqtrace: warning: {warning}");
+            }
+            result
+        })
+        .map_err(|e| Failure {
+            status: EXIT_RUNTIME,
+            message: format!("cannot start the decoder thread: {e}"),
+        })?;
+    let options = crate::tui::TuiOptions {
+        source: label,
+        live,
+        precision,
+        show_secrets: output.show_secrets,
+        limits: crate::tui::state::Limits {
+            history: output.history,
+            ..Default::default()
+        },
+        view,
+        filter: None,
+    };
+    let ended = crate::tui::run(options, feed, handle).map_err(|e| Failure {
+        status: EXIT_RUNTIME,
+        message: format!("the terminal UI failed: {e}"),
+    })?;
+    match ended {
+        crate::tui::EngineEnd::Finished(Ok(())) => Ok(()),
+        crate::tui::EngineEnd::Finished(Err(message)) => Err(Failure {
+            status: EXIT_RUNTIME,
+            message,
+        }),
+        crate::tui::EngineEnd::StillRunning => {
+            eprintln!("zmqtrace: quit while the input was still being read");
+            Ok(())
+        }
+    }
 }

@@ -4,7 +4,8 @@
 //! (see docs/ARCHITECTURE.md):
 //!
 //! capture (packet sources) → net (link/IP/TCP slicing) → tcp (reassembly,
-//! stream events) → zmtp → reports.
+//! stream events) → zmtp → oslo → reports (table, JSON Lines) or the
+//! terminal UI.
 
 #![forbid(unsafe_code)]
 
@@ -19,4 +20,5 @@ pub mod ports;
 pub mod report;
 pub mod tcp;
 pub mod time;
+pub mod tui;
 pub mod zmtp;

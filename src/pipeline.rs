@@ -2,7 +2,9 @@
 //! stream events for a consumer. It owns the packet-level counters; the
 //! consumer owns everything above TCP.
 
-use crate::capture::{BpfFilter, CaptureError, FlowWriter, LiveCounters, PacketSource};
+use crate::capture::{
+    BpfFilter, CaptureError, FlowWriter, InputProgress, LiveCounters, PacketSource,
+};
 use crate::net::{self, Sliced};
 use crate::tcp::{Reassembler, StreamConsumer, TcpConfig, TcpCounters};
 use crate::time::Timestamp;
@@ -54,12 +56,32 @@ pub struct Engine {
     live: Option<LiveCounters>,
 }
 
+/// Where the engine stands, for frontends that show it while input is read.
+#[derive(Clone, Debug, Default)]
+pub struct EngineStatus {
+    pub packets: PacketCounters,
+    pub tcp: TcpCounters,
+    pub live: Option<LiveCounters>,
+    pub input: Option<InputProgress>,
+    /// The input is over (end of file, -c reached, or capture stopped).
+    pub finished: bool,
+}
+
+/// Packets between two status reports, at most.
+const STATUS_EVERY_PACKETS: u64 = 1024;
+/// Capture time between two status reports, at most (when packets arrive).
+const STATUS_EVERY_NS: u64 = 100_000_000;
+
 /// What the consumer says after each packet.
 pub trait Progress {
     /// False once the consumer has all it wants (`-c N` reached).
     fn wants_more(&self) -> bool {
         true
     }
+
+    /// The engine's counters, every [`STATUS_EVERY_PACKETS`] packets or
+    /// 100 ms of capture time, and once when the input is over.
+    fn status(&mut self, _status: &EngineStatus) {}
 }
 
 impl Engine {
@@ -90,10 +112,23 @@ impl Engine {
         source.stop();
         self.live = source.live_counters();
         self.reassembler.finish(consumer);
+        let mut status = self.status(source);
+        status.finished = true;
+        consumer.status(&status);
         let written = self.writer.as_mut().map_or(Ok(()), FlowWriter::finish);
         result?;
         written?;
         Ok(self.stats())
+    }
+
+    fn status(&self, source: &dyn PacketSource) -> EngineStatus {
+        EngineStatus {
+            packets: self.counters.clone(),
+            tcp: self.reassembler.counters().clone(),
+            live: source.live_counters(),
+            input: source.progress(),
+            finished: false,
+        }
     }
 
     fn pump<C: StreamConsumer + Progress>(
@@ -101,7 +136,15 @@ impl Engine {
         source: &mut dyn PacketSource,
         consumer: &mut C,
     ) -> Result<(), CaptureError> {
+        let mut next_status = Timestamp::ZERO;
         while consumer.wants_more() {
+            if let Some(last) = self.counters.last_ts {
+                if self.counters.packets % STATUS_EVERY_PACKETS == 0 || last >= next_status {
+                    next_status =
+                        Timestamp::from_nanos(last.as_nanos().saturating_add(STATUS_EVERY_NS));
+                    consumer.status(&self.status(source));
+                }
+            }
             let Some(packet) = source.next_packet()? else {
                 return Ok(());
             };

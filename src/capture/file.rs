@@ -11,13 +11,14 @@
 
 use std::fs::File;
 use std::io::{self, Cursor, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
-use super::{CaptureError, LinkType, Packet, PacketSource};
+use super::{CaptureError, InputProgress, LinkType, Packet, PacketSource};
 use crate::time::{Precision, Timestamp};
 
 /// Initial read buffer: holds many packets, and any single loopback segment.
@@ -43,6 +44,10 @@ pub struct FileSource {
     pending_consume: usize,
     last_ts: Timestamp,
     io_error: Arc<Mutex<Option<String>>>,
+    /// Bytes of the file (compressed, if it is) read so far.
+    read: Arc<AtomicU64>,
+    /// The file's size; unknown for standard input and pipes.
+    size: Option<u64>,
     end_warning: Option<String>,
     finished: bool,
 }
@@ -96,6 +101,7 @@ impl FileSource {
             name: name.clone(),
             reason,
         };
+        let mut size = None;
         let raw: Box<dyn Read + Send> = if path == "-" {
             Box::new(io::stdin())
         } else {
@@ -103,10 +109,13 @@ impl FileSource {
             if meta.is_dir() {
                 return Err(open_err("it is a directory, not a capture file".into()));
             }
+            size = meta.is_file().then_some(meta.len());
             Box::new(File::open(path).map_err(|e| open_err(io_reason(&e)))?)
         };
         let io_error = Arc::new(Mutex::new(None));
-        Self::from_reader(name, raw, io_error)
+        let mut source = Self::from_reader(name, raw, io_error)?;
+        source.size = size;
+        Ok(source)
     }
 
     /// Read a capture from any byte stream (used by tests and by `open`).
@@ -127,8 +136,12 @@ impl FileSource {
             name: name.clone(),
             reason: io_reason(&e),
         };
+        let read = Arc::new(AtomicU64::new(0));
         let mut input: Box<dyn Read + Send> = Box::new(Retrying {
-            inner: raw,
+            inner: Box::new(Counting {
+                inner: raw,
+                read: Arc::clone(&read),
+            }),
             error: Arc::clone(&io_error),
         });
         let mut head = read_prefix(&mut input, 4).map_err(open_err)?;
@@ -201,6 +214,8 @@ impl FileSource {
             pending_consume: 0,
             last_ts: Timestamp::ZERO,
             io_error,
+            read,
+            size: None,
             end_warning: None,
             finished: false,
         })
@@ -448,6 +463,27 @@ impl PacketSource for FileSource {
 
     fn end_warning(&self) -> Option<String> {
         self.end_warning.clone()
+    }
+
+    fn progress(&self) -> Option<InputProgress> {
+        Some(InputProgress {
+            read: self.read.load(Ordering::Relaxed),
+            total: self.size,
+        })
+    }
+}
+
+/// Counts the bytes read from the file itself, for progress.
+struct Counting {
+    inner: Box<dyn Read + Send>,
+    read: Arc<AtomicU64>,
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 }
 

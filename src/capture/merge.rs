@@ -96,6 +96,19 @@ impl PacketSource for MergedSource {
             .unwrap_or_default()
     }
 
+    fn progress(&self) -> Option<super::InputProgress> {
+        let mut sum = super::InputProgress {
+            read: 0,
+            total: Some(0),
+        };
+        for p in self.inputs.iter().map(|i| i.source.progress()) {
+            let p = p?;
+            sum.read = sum.read.saturating_add(p.read);
+            sum.total = sum.total.zip(p.total).map(|(a, b)| a.saturating_add(b));
+        }
+        Some(sum)
+    }
+
     fn end_warning(&self) -> Option<String> {
         if self.warnings.is_empty() {
             None

@@ -136,7 +136,7 @@ pub struct LiveCounters {
 
 /// Where packets come from. `next_packet` lends the packet until it is called
 /// again, so file sources hand out slices of their read buffer without copying.
-pub trait PacketSource {
+pub trait PacketSource: Send {
     /// The next packet in capture order, `Ok(None)` at the end of input.
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError>;
 
@@ -157,6 +157,27 @@ pub trait PacketSource {
     fn live_counters(&self) -> Option<LiveCounters> {
         None
     }
+
+    /// How far through its input a file source is; `None` for live capture.
+    fn progress(&self) -> Option<InputProgress> {
+        None
+    }
+}
+
+/// Bytes of the input files read so far, and their total size when known
+/// (not for standard input).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InputProgress {
+    pub read: u64,
+    pub total: Option<u64>,
+}
+
+impl InputProgress {
+    /// Percent read, when the size is known.
+    pub fn percent(&self) -> Option<u64> {
+        let total = self.total.filter(|t| *t > 0)?;
+        Some((self.read.min(total).saturating_mul(100)) / total)
+    }
 }
 
 impl<S: PacketSource + ?Sized> PacketSource for Box<S> {
@@ -174,5 +195,8 @@ impl<S: PacketSource + ?Sized> PacketSource for Box<S> {
     }
     fn live_counters(&self) -> Option<LiveCounters> {
         (**self).live_counters()
+    }
+    fn progress(&self) -> Option<InputProgress> {
+        (**self).progress()
     }
 }

@@ -24,6 +24,9 @@ pub struct InputSpec<'a> {
     pub kernel_buffer: usize,
     pub queue_bytes: usize,
     pub immediate: bool,
+    /// Live capture: the flag that stops it (set by SIGINT/SIGTERM too);
+    /// a new one when not given.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 pub struct Input {
@@ -130,7 +133,10 @@ fn open_live(spec: &InputSpec<'_>) -> Result<Input, CaptureError> {
         None => None,
     };
     let who = privilege::drop_all(target.as_ref()).map_err(CaptureError::Live)?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = spec
+        .stop
+        .clone()
+        .unwrap_or_else(|| Arc::new(AtomicBool::new(false)));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // A second Ctrl-C ends at once (exit status 130), in case flushing
         // the output is what hangs.

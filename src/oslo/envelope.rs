@@ -442,7 +442,7 @@ fn msgpack_string_value(after: &[u8]) -> Option<String> {
 }
 
 /// msgpack to JSON values, refusing depth beyond the bound.
-fn msgpack(bytes: &[u8]) -> Option<Value> {
+pub(crate) fn msgpack(bytes: &[u8]) -> Option<Value> {
     let mut reader = bytes;
     let value = rmpv::decode::read_value_with_max_depth(&mut reader, MAX_DEPTH).ok()?;
     Some(to_json(&value))

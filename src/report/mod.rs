@@ -7,7 +7,7 @@ pub mod trace;
 use std::io::{self, Write};
 
 use crate::output::JsonObject;
-use crate::pipeline::{Progress, RunStats};
+use crate::pipeline::{EngineStatus, Progress, RunStats};
 use crate::time::Precision;
 use crate::zmtp::{ConnSummary, ZmtpCounters, ZmtpDecoder, ZmtpEvent, ZmtpSink};
 
@@ -15,11 +15,17 @@ impl<S: ZmtpSink + Progress> Progress for ZmtpDecoder<S> {
     fn wants_more(&self) -> bool {
         self.sink().wants_more()
     }
+    fn status(&mut self, status: &EngineStatus) {
+        self.sink_mut().status(status);
+    }
 }
 
 impl<S: crate::oslo::OsloSink + Progress> Progress for crate::oslo::OsloDecoder<S> {
     fn wants_more(&self) -> bool {
         self.sink().wants_more()
+    }
+    fn status(&mut self, status: &EngineStatus) {
+        self.sink_mut().status(status);
     }
 }
 
