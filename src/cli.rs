@@ -602,7 +602,9 @@ fn run_tui(input: &InputArgs, output: &OutputArgs, view: usize) -> Result<(), Fa
     if output.history == 0 {
         return Err(usage("--history takes a number of messages above 0"));
     }
-    let feed = Feed::new();
+    // A file replay waits for the UI when its queue is full; a live
+    // capture cannot wait and drops (counted) instead.
+    let feed = Feed::new(input.interface.is_empty());
     let (mut source, writer) = open_input_stoppable(input, output, Some(feed.quit_flag()))?;
     if input.interface.is_empty() {
         // A live capture registered these already; for files, a SIGTERM

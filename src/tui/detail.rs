@@ -73,22 +73,22 @@ pub fn lines(input: &DetailInput<'_>) -> Vec<Line<'static>> {
             oslo.push_str(&format!(" ({s})"));
         }
         out.push(field("oslo", oslo));
-        let opt = |v: &Option<Box<str>>| v.as_deref().unwrap_or("-").to_string();
+        let opt = |v: Option<&str>| v.unwrap_or("-").to_string();
         out.push(field("kind", rpc.kind.label()));
-        out.push(field("topic", opt(&rpc.topic)));
+        out.push(field("topic", opt(rpc.topic.as_deref())));
         if rpc.server.is_some() {
-            out.push(field("server", opt(&rpc.server)));
+            out.push(field("server", opt(rpc.server.as_deref())));
         }
-        out.push(field("method", opt(&rpc.method)));
+        out.push(field("method", opt(rpc.method.as_deref())));
         if let Some(e) = &rpc.event_type {
             out.push(field("event_type", e.to_string()));
         }
-        out.push(field("msg_id", opt(&rpc.msg_id)));
+        out.push(field("msg_id", opt(rpc.msg_id.as_deref())));
         if rpc.reply_topic.is_some() {
-            out.push(field("reply_topic", opt(&rpc.reply_topic)));
+            out.push(field("reply_topic", opt(rpc.reply_topic.as_deref())));
         }
         if rpc.request_id.is_some() {
-            out.push(field("request_id", opt(&rpc.request_id)));
+            out.push(field("request_id", opt(rpc.request_id.as_deref())));
         }
         if let Some(f) = &rpc.failure {
             out.push(Line::from(vec![

@@ -6,7 +6,8 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::oslo::{CallEvent, Driver, ForwardEvent, Kind, OsloSink, Rpc, RpcEvent, TimeoutEvent};
 use crate::pipeline::{EngineStatus, Progress};
@@ -32,14 +33,14 @@ pub struct FrameInfo {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RowRpc {
     pub driver: Driver,
-    pub envelope: Box<str>,
+    pub envelope: Arc<str>,
     pub kind: Kind,
-    pub topic: Option<Box<str>>,
-    pub server: Option<Box<str>>,
-    pub method: Option<Box<str>>,
+    pub topic: Option<Arc<str>>,
+    pub server: Option<Arc<str>>,
+    pub method: Option<Arc<str>>,
     pub msg_id: Option<Box<str>>,
-    pub reply_topic: Option<Box<str>>,
-    pub event_type: Option<Box<str>>,
+    pub reply_topic: Option<Arc<str>>,
+    pub event_type: Option<Arc<str>>,
     pub request_id: Option<Box<str>>,
     pub failure: Option<Box<str>>,
     pub serialization: Option<&'static str>,
@@ -49,19 +50,46 @@ pub struct RowRpc {
     pub undecodable: bool,
 }
 
+/// One shared copy of the names that repeat on every message (topics,
+/// methods, socket types): a history of 100,000 rows holds a few hundred
+/// strings instead of half a million. Bounded; beyond it names are copied.
+#[derive(Default)]
+pub struct Interner {
+    names: std::collections::HashSet<Arc<str>>,
+}
+
+const MAX_INTERNED: usize = 16_384;
+
+impl Interner {
+    pub fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.names.get(name) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(name);
+        if self.names.len() < MAX_INTERNED {
+            self.names.insert(Arc::clone(&shared));
+        }
+        shared
+    }
+
+    fn opt(&mut self, name: &Option<String>) -> Option<Arc<str>> {
+        name.as_deref().map(|n| self.get(n))
+    }
+}
+
 impl RowRpc {
-    fn from_rpc(rpc: &Rpc) -> Self {
+    fn from_rpc(rpc: &Rpc, names: &mut Interner) -> Self {
         let b = |s: &Option<String>| s.as_deref().map(Box::from);
         RowRpc {
             driver: rpc.driver,
-            envelope: rpc.envelope.as_str().into(),
+            envelope: names.get(&rpc.envelope),
             kind: rpc.kind,
-            topic: b(&rpc.topic),
-            server: b(&rpc.server),
-            method: b(&rpc.method),
+            topic: names.opt(&rpc.topic),
+            server: names.opt(&rpc.server),
+            method: names.opt(&rpc.method),
             msg_id: b(&rpc.msg_id),
-            reply_topic: b(&rpc.reply_topic),
-            event_type: b(&rpc.event_type),
+            reply_topic: names.opt(&rpc.reply_topic),
+            event_type: names.opt(&rpc.event_type),
             request_id: b(&rpc.request_id),
             failure: b(&rpc.failure),
             serialization: rpc.serialization,
@@ -84,7 +112,7 @@ pub struct Row {
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub zmtp: Version,
-    pub socket_type: Option<Box<str>>,
+    pub socket_type: Option<Arc<str>>,
     pub encrypted: bool,
     pub bytes: u64,
     pub missing: u64,
@@ -172,10 +200,11 @@ pub enum Item {
         /// The frames' kept bytes, back to back (see [`FrameInfo::kept`]).
         raw: Box<[u8]>,
     },
-    Call(CallEvent),
-    Timeout(TimeoutEvent),
-    Forward(ForwardEvent),
-    Conn(ConnInfo),
+    // Boxed: the rare, large variants would make every item their size.
+    Call(Box<CallEvent>),
+    Timeout(Box<TimeoutEvent>),
+    Forward(Box<ForwardEvent>),
+    Conn(Box<ConnInfo>),
     Note {
         conn: u64,
         ts: Timestamp,
@@ -185,25 +214,46 @@ pub enum Item {
     },
 }
 
-/// Items waiting for the UI, at most this many; beyond it they are dropped
-/// and counted (the UI stalled, e.g. a suspended terminal).
-pub const MAX_QUEUED_ITEMS: usize = 1 << 20;
+impl Item {
+    /// Roughly what the item holds in memory, for the queue's bound.
+    fn weight(&self) -> usize {
+        let heap = match self {
+            Item::Message { row, raw } => {
+                std::mem::size_of::<Row>() + raw.len() + row.frames.len() * 32 + 128
+            }
+            _ => 256,
+        };
+        std::mem::size_of::<Item>() + heap
+    }
+}
+
+/// What may wait for the UI at once: items, and their bytes.
+const MAX_QUEUED_ITEMS: usize = 1 << 20;
+pub const MAX_QUEUED_BYTES: usize = 32 << 20;
 
 #[derive(Default)]
 struct Queue {
     items: Vec<Item>,
+    bytes: usize,
     dropped: u64,
     status: EngineStatus,
     /// Set when the engine has stopped, with its error if it failed.
     ended: Option<Result<(), String>>,
 }
 
-/// The queue between the engine thread and the UI thread.
+/// The queue between the engine thread and the UI thread. When it is full,
+/// a file replay waits for the UI (nothing is lost, the replay just goes at
+/// the UI's pace); a live capture drops the item and counts it, since
+/// waiting would only move the loss into the kernel.
 #[derive(Clone, Default)]
 pub struct Feed {
     queue: Arc<Mutex<Queue>>,
+    /// Signalled when the UI has taken the queue.
+    taken: Arc<Condvar>,
     /// Set by the UI when the user quits: the engine stops reading.
     quit: Arc<AtomicBool>,
+    /// Wait when full (file input) instead of dropping (live).
+    wait_when_full: bool,
 }
 
 /// What the UI takes from the feed at each tick.
@@ -215,8 +265,13 @@ pub struct Batch {
 }
 
 impl Feed {
-    pub fn new() -> Self {
-        Self::default()
+    /// `wait_when_full`: true for files (replay waits for the UI), false
+    /// for live capture (items dropped and counted).
+    pub fn new(wait_when_full: bool) -> Self {
+        Feed {
+            wait_when_full,
+            ..Self::default()
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
@@ -225,19 +280,37 @@ impl Feed {
     }
 
     pub fn push(&self, item: Item) {
+        let weight = item.weight();
         let mut q = self.lock();
-        if q.items.len() >= MAX_QUEUED_ITEMS {
+        let full = |q: &Queue| {
+            !q.items.is_empty()
+                && (q.items.len() >= MAX_QUEUED_ITEMS || q.bytes + weight > MAX_QUEUED_BYTES)
+        };
+        while self.wait_when_full && full(&q) && !self.quit_requested() {
+            q = match self.taken.wait_timeout(q, Duration::from_millis(100)) {
+                Ok((q, _)) => q,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        if full(&q) {
             q.dropped += 1;
         } else {
+            q.bytes += weight;
             q.items.push(item);
         }
     }
 
     /// Everything queued since the last take; `spare` becomes the next
     /// queue so the two vectors' capacity is reused.
-    pub fn take(&self, spare: Vec<Item>) -> Batch {
+    pub fn take(&self, mut spare: Vec<Item>) -> Batch {
+        // A burst's worth of capacity is not kept for ever.
+        if spare.capacity() > 1 << 16 {
+            spare = Vec::new();
+        }
         let mut q = self.lock();
         let items = std::mem::replace(&mut q.items, spare);
+        q.bytes = 0;
+        self.taken.notify_all();
         Batch {
             items,
             dropped: q.dropped,
@@ -256,6 +329,7 @@ impl Feed {
 
     pub fn request_quit(&self) {
         self.quit.store(true, Ordering::Relaxed);
+        self.taken.notify_all();
     }
 
     pub fn quit_requested(&self) -> bool {
@@ -271,6 +345,7 @@ impl Feed {
 /// The oslo layer's sink for the TUI: each event becomes an [`Item`].
 pub struct FeedReport {
     feed: Feed,
+    names: Interner,
     next_seq: u64,
     count: Option<u64>,
     messages: u64,
@@ -280,6 +355,7 @@ impl FeedReport {
     pub fn new(feed: Feed, count: Option<u64>) -> Self {
         FeedReport {
             feed,
+            names: Interner::default(),
             next_seq: 0,
             count,
             messages: 0,
@@ -347,12 +423,12 @@ impl FeedReport {
             src,
             dst,
             zmtp: m.zmtp,
-            socket_type: m.socket_type.map(Box::from),
+            socket_type: m.socket_type.map(|t| self.names.get(t)),
             encrypted: m.encrypted,
             bytes: m.bytes(),
             missing: m.missing(),
             frames,
-            rpc: rpc.map(RowRpc::from_rpc),
+            rpc: rpc.map(|r| RowRpc::from_rpc(r, &mut self.names)),
         };
         self.next_seq += 1;
         self.messages += 1;
@@ -392,7 +468,7 @@ impl OsloSink for FeedReport {
                 {
                     *slot = Some((*t).into());
                 }
-                self.feed.push(Item::Conn(info));
+                self.feed.push(Item::Conn(Box::new(info)));
             }
             ZmtpEvent::Command(c) => {
                 let socket_type = c
@@ -405,7 +481,7 @@ impl OsloSink for FeedReport {
                     if let Some(slot) = info.socket_types.get_mut(c.dir.index()) {
                         *slot = Some(t.into());
                     }
-                    self.feed.push(Item::Conn(info));
+                    self.feed.push(Item::Conn(Box::new(info)));
                 }
             }
             ZmtpEvent::Gap { dir, ts, bytes } => {
@@ -432,15 +508,15 @@ impl OsloSink for FeedReport {
 
     fn rpc(&mut self, event: &RpcEvent) {
         self.feed.push(match event {
-            RpcEvent::Call(c) => Item::Call(c.clone()),
-            RpcEvent::Timeout(t) => Item::Timeout(t.clone()),
-            RpcEvent::Forward(f) => Item::Forward(f.clone()),
+            RpcEvent::Call(c) => Item::Call(Box::new(c.clone())),
+            RpcEvent::Timeout(t) => Item::Timeout(Box::new(t.clone())),
+            RpcEvent::Forward(f) => Item::Forward(Box::new(f.clone())),
         });
     }
 
     fn retired(&mut self, conn: &Connection, summary: &ConnSummary) {
         self.feed
-            .push(Item::Conn(Self::conn_info(conn, Some(summary))));
+            .push(Item::Conn(Box::new(Self::conn_info(conn, Some(summary)))));
     }
 }
 

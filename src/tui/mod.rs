@@ -140,9 +140,10 @@ fn event_loop(
     loop {
         let spare = app.state.spare();
         app.state.absorb(feed.take(spare));
-        app.refresh();
         let due = drawn_at.is_none_or(|t| t.elapsed() >= FRAME);
         if keys_since_draw || (due && drawn_generation != app.state.generation) {
+            // Snapshots are taken only for frames that are drawn.
+            app.refresh();
             terminal.draw(|f| render::draw(f, app))?;
             drawn_at = Some(Instant::now());
             drawn_generation = app.state.generation;

@@ -32,7 +32,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             history: 100_000,
-            detail_bytes: 64 << 20,
+            detail_bytes: 32 << 20,
             topics: 2_048,
             conns: 4_096,
             problems: 10_000,
@@ -380,16 +380,16 @@ impl State {
     pub fn apply(&mut self, item: Item) {
         match item {
             Item::Message { row, raw } => self.message(row, raw),
-            Item::Call(c) => self.call(c),
-            Item::Timeout(t) => self.timeout(t),
+            Item::Call(c) => self.call(*c),
+            Item::Timeout(t) => self.timeout(*t),
             Item::Forward(f) => {
                 self.totals.forwards += 1;
-                self.forwards.push_back(f);
+                self.forwards.push_back(*f);
                 if self.forwards.len() > self.limits.forwards {
                     self.forwards.pop_front();
                 }
             }
-            Item::Conn(info) => self.conn(info),
+            Item::Conn(info) => self.conn(*info),
             Item::Note {
                 conn,
                 ts,
@@ -415,7 +415,7 @@ impl State {
             c.message_bytes += row.bytes;
             if let (Some(t), Some(slot)) = (&row.socket_type, c.info.socket_types.get_mut(dir)) {
                 if slot.is_none() {
-                    *slot = Some(t.clone());
+                    *slot = Some(Box::from(&**t));
                 }
             }
         }
@@ -897,5 +897,140 @@ pub fn close_label(reason: Option<CloseReason>) -> &'static str {
         Some(CloseReason::Reused) => "reused",
         Some(CloseReason::Evicted) => "evicted",
         Some(CloseReason::EndOfInput) => "open at end",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oslo::Driver;
+    use crate::tui::feed::FrameInfo;
+    use crate::zmtp::Version;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn call_row(seq: u64, id: &str, topic: &str, raw_len: usize) -> Item {
+        let rpc = RowRpc {
+            driver: Driver::Zmq,
+            envelope: "1.0".into(),
+            kind: Kind::Call,
+            topic: Some(topic.into()),
+            server: None,
+            method: Some("ping".into()),
+            msg_id: Some(id.into()),
+            reply_topic: None,
+            event_type: None,
+            request_id: None,
+            failure: None,
+            serialization: None,
+            latency_ns: None,
+            forwarded: false,
+            truncated: false,
+            undecodable: false,
+        };
+        Item::Message {
+            row: Arc::new(Row {
+                seq,
+                ts: Timestamp::from_nanos(seq * 1_000_000),
+                conn: seq % 50,
+                src: addr(40000 + (seq % 1000) as u16),
+                dst: addr(9501),
+                zmtp: Version::V3_1,
+                socket_type: None,
+                encrypted: false,
+                bytes: raw_len as u64,
+                missing: 0,
+                frames: vec![FrameInfo {
+                    len: raw_len as u64,
+                    more: false,
+                    missing: 0,
+                    kept: raw_len,
+                }]
+                .into(),
+                rpc: Some(rpc),
+            }),
+            raw: vec![b'x'; raw_len].into(),
+        }
+    }
+
+    #[test]
+    fn a_long_run_stays_within_every_bound() {
+        let limits = Limits {
+            history: 500,
+            detail_bytes: 20_000,
+            topics: 16,
+            conns: 64,
+            problems: 100,
+            forwards: 10,
+            servers: 8,
+        };
+        let mut state = State::new(limits);
+        for seq in 0..20_000u64 {
+            let id = format!("id{seq}");
+            state.apply(call_row(seq, &id, &format!("topic{}", seq % 40), 100));
+            if seq % 3 == 0 {
+                // Every third call times out, from a new server each time.
+                state.apply(Item::Timeout(Box::new(TimeoutEvent {
+                    ts: Timestamp::from_nanos(seq * 1_000_000 + 1),
+                    msg_id: id,
+                    topic: None,
+                    method: None,
+                    caller: addr(1),
+                    server: addr(10_000 + (seq % 5000) as u16),
+                    conn: String::new(),
+                    request_ts: Timestamp::ZERO,
+                    waited_ns: 60_000_000_000,
+                    at_end_of_input: false,
+                })));
+            }
+        }
+        assert_eq!(state.rows().len(), 500);
+        assert_eq!(state.evicted.rows, 19_500);
+        assert!(state.detail_bytes() <= 20_000);
+        assert!(state.raw(19_999).is_some(), "the newest detail is held");
+        assert!(state.raw(0).is_none(), "the oldest has gone");
+        assert!(state.calls().len() <= 500);
+        assert!(state.waiting_calls() <= 500);
+        assert!(state.topics().count() <= 17, "cap plus (other)");
+        assert!(state.evicted.topics_folded > 0);
+        assert!(state.problems().len() <= 100);
+        assert!(state.servers.len() <= 8);
+        assert_eq!(state.totals.messages, 20_000);
+        assert_eq!(state.totals.timeouts, 6_667);
+    }
+
+    #[test]
+    fn a_reply_settles_its_call() {
+        let mut state = State::new(Limits::default());
+        state.apply(call_row(0, "abc", "compute.c1", 10));
+        assert_eq!(state.waiting_calls(), 1);
+        state.apply(Item::Call(Box::new(CallEvent {
+            msg_id: "abc".into(),
+            topic: Some("compute.c1".into()),
+            method: Some("ping".into()),
+            caller: addr(40000),
+            server: addr(9501),
+            conn: String::new(),
+            request_ts: Timestamp::ZERO,
+            reply_ts: Timestamp::from_nanos(5_000_000),
+            failure: Some("ValueError".into()),
+            driver: Driver::Zmq,
+        })));
+        assert_eq!(state.waiting_calls(), 0);
+        let call = &state.calls()[0];
+        assert_eq!(call.request_seq, Some(0));
+        assert!(matches!(
+            call.outcome,
+            Outcome::Replied {
+                latency_ns: 5_000_000,
+                ..
+            }
+        ));
+        let topic = state.topics().next().unwrap();
+        assert_eq!((topic.calls, topic.failures), (1, 1));
+        assert_eq!(state.problems().len(), 1);
+        assert!(state.silent_servers().is_empty());
     }
 }
