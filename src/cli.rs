@@ -186,6 +186,22 @@ struct OutputArgs {
     )]
     output: Option<OutputMode>,
 
+    /// Display filter: only messages (and calls, timeouts, hops) whose oslo
+    /// topic matches this glob, e.g. 'compute.*'. What is decoded and
+    /// counted does not change.
+    #[arg(long = "topic", value_name = "GLOB", global = true)]
+    topic: Option<String>,
+
+    /// Display filter: only messages whose oslo method (or notification
+    /// event type) matches this glob, e.g. 'get_*'.
+    #[arg(long = "method", value_name = "GLOB", global = true)]
+    method: Option<String>,
+
+    /// Display filter: only what travels to or from this address (an IP,
+    /// or IP:port).
+    #[arg(long = "host", value_name = "ADDR", global = true)]
+    host: Option<String>,
+
     /// Terminal UI: messages kept in its history (older ones leave it).
     #[arg(
         long = "history",
@@ -215,6 +231,14 @@ enum OutputMode {
 }
 
 impl OutputArgs {
+    fn display_filter(&self) -> crate::report::DisplayFilter {
+        crate::report::DisplayFilter {
+            topic: self.topic.clone(),
+            method: self.method.clone(),
+            host: self.host.clone(),
+        }
+    }
+
     /// The mode asked for; without -o, the terminal UI for tracing to a
     /// terminal and a table otherwise. The UI needs a terminal on stdout:
     /// without one it falls back to the table.
@@ -550,7 +574,8 @@ fn run_decode(
                 precision,
                 input.count,
                 output.show_secrets,
-            );
+            )
+            .with_display_filter(output.display_filter());
             decode(input, engine, source, oslo, report)
         }
         Decode::Stats => decode(
@@ -656,7 +681,7 @@ fn run_tui(input: &InputArgs, output: &OutputArgs, view: usize) -> Result<(), Fa
             ..Default::default()
         },
         view,
-        filter: None,
+        filter: Some(output.display_filter().as_tui_filter()).filter(|f| !f.is_empty()),
     };
     let ended = crate::tui::run(options, feed, handle).map_err(|e| Failure {
         status: EXIT_RUNTIME,

@@ -12,6 +12,7 @@
 pub mod capture;
 pub mod cli;
 pub mod doctor;
+pub mod glob;
 pub mod net;
 pub mod oslo;
 pub mod output;

@@ -601,3 +601,49 @@ fn endless_zeros_mid_stream_never_lock() {
     assert_eq!(lines.last().unwrap()["resyncs"], 0);
     assert_eq!(lines.last().unwrap()["skipped_bytes"], 300_000);
 }
+
+#[test]
+fn display_filters_show_only_what_matches_and_count_everything() {
+    let capture = "captures/oslo/legacy_liberty_ring.pcap";
+    let all = zmqtrace(&["-r", capture, "-o", "jsonl"]);
+    let some = zmqtrace(&[
+        "-r",
+        capture,
+        "-o",
+        "jsonl",
+        "--topic",
+        "compute.*",
+        "--method",
+        "get_*",
+    ]);
+    assert!(some.status.success(), "{}", stderr(&some));
+    let events: Vec<serde_json::Value> = stdout(&some)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let messages: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["event"] == "message").collect();
+    assert_eq!(messages.len(), 4, "the four get_host_uptime calls");
+    for m in &messages {
+        assert!(m["rpc"]["topic"].as_str().unwrap().starts_with("compute."));
+        assert_eq!(m["rpc"]["method"], "get_host_uptime");
+    }
+    assert_eq!(events.iter().filter(|e| e["event"] == "call").count(), 4);
+    assert!(!events.iter().any(|e| e["event"] == "greeting"));
+    // The summary counts everything decoded, filtered or not.
+    let summary = |o: &Output| {
+        let last = stdout(o).lines().last().unwrap().to_string();
+        serde_json::from_str::<serde_json::Value>(&last).unwrap()
+    };
+    assert_eq!(summary(&some)["messages"], summary(&all)["messages"]);
+    let host = zmqtrace(&["-r", capture, "-o", "jsonl", "--host", "127.0.20.4"]);
+    for line in stdout(&host).lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["event"] == "message" {
+            assert!(
+                e["dst"].as_str().unwrap().starts_with("127.0.20.4:"),
+                "{line}"
+            );
+        }
+    }
+}

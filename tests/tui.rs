@@ -327,3 +327,28 @@ fn quit_keys() {
     app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(app.quit);
 }
+
+#[test]
+fn messages_follow_the_newest_row() {
+    let (items, precision, _) = items(LEGACY);
+    let mut app = App::new(
+        State::new(Limits::default()),
+        LEGACY.into(),
+        false,
+        precision,
+    );
+    // Items arrive over several ticks, as in a live capture.
+    for chunk in items.chunks(7) {
+        for item in chunk.iter().cloned() {
+            app.state.apply(item);
+        }
+        app.state.generation += 1;
+        app.refresh();
+        let _ = screen(&mut app, (80, 15));
+    }
+    let text = screen(&mut app, (80, 15));
+    assert!(
+        text.contains("05:43:04.962"),
+        "the newest row is on screen:\n{text}"
+    );
+}

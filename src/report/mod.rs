@@ -377,3 +377,137 @@ impl<W: Write> Sink<W> {
         self.out
     }
 }
+
+/// The contract's display filters, `--topic GLOB`, `--method GLOB` and
+/// `--host ADDR`: they change what is shown, never what is decoded (calls
+/// are still paired, counts in the summary are of everything decoded).
+#[derive(Clone, Debug, Default)]
+pub struct DisplayFilter {
+    pub topic: Option<String>,
+    pub method: Option<String>,
+    /// An IP address (either end of the connection) or `ip:port`.
+    pub host: Option<String>,
+}
+
+impl DisplayFilter {
+    pub fn is_empty(&self) -> bool {
+        self.topic.is_none() && self.method.is_none() && self.host.is_none()
+    }
+
+    fn glob(pattern: &Option<String>, value: Option<&str>) -> bool {
+        match pattern {
+            None => true,
+            Some(p) => value.is_some_and(|v| crate::glob::glob_match(p.as_bytes(), v.as_bytes())),
+        }
+    }
+
+    fn host_is(&self, addr: &std::net::SocketAddr) -> bool {
+        match &self.host {
+            None => true,
+            Some(h) => {
+                let h = h.trim_start_matches('[').trim_end_matches(']');
+                h == addr.to_string()
+                    || h.parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip == addr.ip())
+            }
+        }
+    }
+
+    fn hosts(&self, addrs: &[std::net::SocketAddr]) -> bool {
+        self.host.is_none() || addrs.iter().any(|a| self.host_is(a))
+    }
+
+    /// A message: its topic and method (as oslo names them) and its ends.
+    pub fn shows_message(
+        &self,
+        src: std::net::SocketAddr,
+        dst: std::net::SocketAddr,
+        rpc: Option<&crate::oslo::Rpc>,
+    ) -> bool {
+        let method = rpc.and_then(|r| r.method.as_deref().or(r.event_type.as_deref()));
+        Self::glob(&self.topic, rpc.and_then(|r| r.topic.as_deref()))
+            && Self::glob(&self.method, method)
+            && self.hosts(&[src, dst])
+    }
+
+    /// Greetings, commands, gaps: only when no topic or method is asked for.
+    pub fn shows_connection_event(
+        &self,
+        src: std::net::SocketAddr,
+        dst: std::net::SocketAddr,
+    ) -> bool {
+        self.topic.is_none() && self.method.is_none() && self.hosts(&[src, dst])
+    }
+
+    pub fn shows_rpc(&self, event: &crate::oslo::RpcEvent) -> bool {
+        use crate::oslo::RpcEvent;
+        match event {
+            RpcEvent::Call(c) => {
+                Self::glob(&self.topic, c.topic.as_deref())
+                    && Self::glob(&self.method, c.method.as_deref())
+                    && self.hosts(&[c.caller, c.server])
+            }
+            RpcEvent::Timeout(t) => {
+                Self::glob(&self.topic, t.topic.as_deref())
+                    && Self::glob(&self.method, t.method.as_deref())
+                    && self.hosts(&[t.caller, t.server])
+            }
+            RpcEvent::Forward(f) => {
+                let ends: Vec<std::net::SocketAddr> = [&f.from_conn, &f.to_conn]
+                    .iter()
+                    .flat_map(|c| c.split('>'))
+                    .filter_map(|a| a.parse().ok())
+                    .collect();
+                Self::glob(&self.topic, f.topic.as_deref())
+                    && self.method.is_none()
+                    && self.hosts(&ends)
+            }
+        }
+    }
+
+    /// The same filter in the terminal UI's `/` language.
+    pub fn as_tui_filter(&self) -> String {
+        let mut words = Vec::new();
+        if let Some(t) = &self.topic {
+            words.push(format!("topic:{t}"));
+        }
+        if let Some(m) = &self.method {
+            words.push(format!("method:{m}"));
+        }
+        if let Some(h) = &self.host {
+            words.push(format!("host:{h}"));
+        }
+        words.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod display_filter_tests {
+    use super::*;
+
+    #[test]
+    fn globs_hosts_and_connection_events() {
+        let src: std::net::SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let dst: std::net::SocketAddr = "10.0.0.5:9501".parse().unwrap();
+        let mut rpc = crate::oslo::Rpc::new(crate::oslo::Driver::ImplZmq);
+        rpc.topic = Some("compute.cmp1".into());
+        rpc.method = Some("run_instance".into());
+        let f = |t: Option<&str>, m: Option<&str>, h: Option<&str>| DisplayFilter {
+            topic: t.map(str::to_string),
+            method: m.map(str::to_string),
+            host: h.map(str::to_string),
+        };
+        assert!(f(Some("compute.*"), None, None).shows_message(src, dst, Some(&rpc)));
+        assert!(!f(Some("compute"), None, None).shows_message(src, dst, Some(&rpc)));
+        assert!(!f(Some("*"), None, None).shows_message(src, dst, None));
+        assert!(f(None, Some("run_*"), Some("10.0.0.5")).shows_message(src, dst, Some(&rpc)));
+        assert!(f(None, None, Some("10.0.0.5:9501")).shows_message(src, dst, Some(&rpc)));
+        assert!(!f(None, None, Some("10.0.0.5:9502")).shows_message(src, dst, Some(&rpc)));
+        assert!(f(None, None, Some("10.0.0.1")).shows_connection_event(src, dst));
+        assert!(!f(Some("x"), None, None).shows_connection_event(src, dst));
+        assert_eq!(
+            f(Some("a*"), None, Some("10.0.0.5")).as_tui_filter(),
+            "topic:a* host:10.0.0.5"
+        );
+    }
+}

@@ -28,6 +28,8 @@ pub struct TraceReport<W: Write> {
     endpoints: HashMap<u64, [String; 2]>,
     /// The line being built, reused.
     line: String,
+    /// --topic, --method, --host.
+    display: super::DisplayFilter,
 }
 
 /// Fields that carry credentials, redacted unless `--show-secrets`.
@@ -52,6 +54,33 @@ impl<W: Write> TraceReport<W> {
             header_written: false,
             endpoints: HashMap::new(),
             line: String::new(),
+            display: super::DisplayFilter::default(),
+        }
+    }
+
+    /// Show only what the display filter lets through.
+    pub fn with_display_filter(mut self, display: super::DisplayFilter) -> Self {
+        self.display = display;
+        self
+    }
+
+    fn shown(&self, conn: &Connection, event: &ZmtpEvent<'_>, rpc: Option<&Rpc>) -> bool {
+        if self.display.is_empty() {
+            return true;
+        }
+        let dir = match event {
+            ZmtpEvent::Greeting { dir, .. }
+            | ZmtpEvent::Gap { dir, .. }
+            | ZmtpEvent::Resync { dir, .. }
+            | ZmtpEvent::Malformed { dir, .. }
+            | ZmtpEvent::NotZmtp { dir, .. } => *dir,
+            ZmtpEvent::Command(c) => c.dir,
+            ZmtpEvent::Message(m) => m.dir,
+        };
+        let (src, dst) = conn.endpoints(dir);
+        match event {
+            ZmtpEvent::Message(_) => self.display.shows_message(src, dst, rpc),
+            _ => self.display.shows_connection_event(src, dst),
         }
     }
 
@@ -384,6 +413,9 @@ impl<W: Write> OsloSink for TraceReport<W> {
             return;
         }
         self.counts.count(event);
+        if !self.shown(conn, event, rpc) {
+            return;
+        }
         let line = match self.format {
             Format::Jsonl => self.json_line(conn, event, rpc),
             Format::Table => self.table_line(conn, event, rpc),
@@ -395,7 +427,7 @@ impl<W: Write> OsloSink for TraceReport<W> {
     }
 
     fn rpc(&mut self, event: &RpcEvent) {
-        if self.sink.is_broken() {
+        if self.sink.is_broken() || !self.display.shows_rpc(event) {
             return;
         }
         let line = match self.format {

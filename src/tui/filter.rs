@@ -172,37 +172,7 @@ impl Term {
     }
 }
 
-/// `*` any run, `?` any one byte; the whole text must match. Iterative with
-/// one backtrack point, so linear-ish and never recursive.
-pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || Some(&c) == text.get(t) => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern
-        .get(p..)
-        .unwrap_or_default()
-        .iter()
-        .all(|&c| c == b'*')
-}
+pub use crate::glob::glob_match;
 
 #[cfg(test)]
 mod tests {
@@ -255,16 +225,6 @@ mod tests {
         assert!(Filter::parse("topic:")
             .unwrap_err()
             .contains("needs a value"));
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_match(b"a*c", b"abbbc"));
-        assert!(glob_match(b"*", b""));
-        assert!(glob_match(b"a?c", b"abc"));
-        assert!(!glob_match(b"a?c", b"ac"));
-        assert!(!glob_match(b"a*d", b"abc"));
-        assert!(glob_match(b"*.compute1", b"compute.compute1"));
     }
 
     proptest::proptest! {
