@@ -352,3 +352,18 @@ fn messages_follow_the_newest_row() {
         "the newest row is on screen:\n{text}"
     );
 }
+
+#[test]
+fn a_connection_picked_up_mid_stream_counts_its_messages() {
+    // Cut into the middle of the traffic: no greeting is ever seen.
+    let mut app = app_for("captures/variants/v06_midstream_cut.pcap");
+    keys(&mut app, "4");
+    let messages: u64 = app
+        .snapshot
+        .conns
+        .iter()
+        .map(|c| c.messages[0] + c.messages[1])
+        .sum();
+    assert_eq!(messages, app.state.totals.messages);
+    assert!(messages > 0);
+}

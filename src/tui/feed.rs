@@ -346,6 +346,9 @@ impl Feed {
 pub struct FeedReport {
     feed: Feed,
     names: Interner,
+    /// Connections the UI has been told about (a connection picked up
+    /// mid-stream has no greeting: its first message introduces it).
+    announced: std::collections::HashSet<u64>,
     next_seq: u64,
     count: Option<u64>,
     messages: u64,
@@ -356,6 +359,7 @@ impl FeedReport {
         FeedReport {
             feed,
             names: Interner::default(),
+            announced: std::collections::HashSet::new(),
             next_seq: 0,
             count,
             messages: 0,
@@ -397,7 +401,17 @@ impl FeedReport {
         }
     }
 
+    fn announce(&mut self, info: ConnInfo) {
+        self.announced.insert(info.id);
+        self.feed.push(Item::Conn(Box::new(info)));
+    }
+
     fn message(&mut self, conn: &Connection, m: &crate::zmtp::Message<'_>, rpc: Option<&Rpc>) {
+        if !self.announced.contains(&conn.id) {
+            let mut info = Self::conn_info(conn, None);
+            info.version = Some(m.zmtp);
+            self.announce(info);
+        }
         let (src, dst) = conn.endpoints(m.dir);
         let mut raw = Vec::new();
         let frames = m
@@ -468,7 +482,7 @@ impl OsloSink for FeedReport {
                 {
                     *slot = Some((*t).into());
                 }
-                self.feed.push(Item::Conn(Box::new(info)));
+                self.announce(info);
             }
             ZmtpEvent::Command(c) => {
                 let socket_type = c
@@ -481,7 +495,7 @@ impl OsloSink for FeedReport {
                     if let Some(slot) = info.socket_types.get_mut(c.dir.index()) {
                         *slot = Some(t.into());
                     }
-                    self.feed.push(Item::Conn(Box::new(info)));
+                    self.announce(info);
                 }
             }
             ZmtpEvent::Gap { dir, ts, bytes } => {
@@ -515,6 +529,7 @@ impl OsloSink for FeedReport {
     }
 
     fn retired(&mut self, conn: &Connection, summary: &ConnSummary) {
+        self.announced.remove(&conn.id);
         self.feed
             .push(Item::Conn(Box::new(Self::conn_info(conn, Some(summary)))));
     }
