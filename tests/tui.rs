@@ -367,3 +367,39 @@ fn a_connection_picked_up_mid_stream_counts_its_messages() {
     assert_eq!(messages, app.state.totals.messages);
     assert!(messages > 0);
 }
+
+#[test]
+fn escape_sequences_on_the_wire_are_not_passed_to_the_terminal() {
+    let (items, precision, _) = items(LEGACY);
+    let mut state = State::new(Limits::default());
+    for item in items {
+        let item = match item {
+            Item::Message { row, raw } => {
+                let mut row = (*row).clone();
+                if let Some(rpc) = row.rpc.as_mut() {
+                    rpc.topic = Some("compute\x1b]2;owned\x07\x1b[2J".into());
+                }
+                Item::Message {
+                    row: std::sync::Arc::new(row),
+                    raw,
+                }
+            }
+            other => other,
+        };
+        state.apply(item);
+    }
+    let mut app = App::new(state, LEGACY.into(), false, precision);
+    app.refresh();
+    keys(&mut app, "g");
+    key(&mut app, KeyCode::Enter);
+    for size in SIZES {
+        let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
+        terminal.draw(|f| render::draw(f, &mut app)).unwrap();
+        let buf = terminal.backend().buffer();
+        assert!(buf
+            .content
+            .iter()
+            .all(|c| !c.symbol().chars().any(char::is_control)));
+        assert!(buf.content.iter().any(|c| c.symbol() == "�"));
+    }
+}

@@ -127,6 +127,19 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     if app.help {
         draw_help(f, area);
     }
+    defuse(f.buffer_mut());
+}
+
+/// Topics, methods, ids and failures come off the wire: a control character
+/// in them (ESC above all) would reach the terminal as a command. ratatui
+/// writes zero-width graphemes as they are, so every cell is checked once
+/// the frame is drawn, whatever widget put the text there.
+pub fn defuse(buf: &mut ratatui::buffer::Buffer) {
+    for cell in buf.content.iter_mut() {
+        if cell.symbol().chars().any(char::is_control) {
+            cell.set_symbol("�");
+        }
+    }
 }
 
 fn draw_header(f: &mut Frame, app: &App, area: Rect) {
@@ -987,6 +1000,29 @@ mod tests {
         assert_eq!(sparkline(&[0, 1, 7]), " ▂█");
         assert_eq!(sparkline(&[]), "");
         assert_eq!(sparkline(&[0, 0]), "  ");
+    }
+
+    #[test]
+    fn control_characters_from_the_wire_never_reach_the_terminal() {
+        use ratatui::backend::TestBackend;
+        use ratatui::Terminal;
+        let mut terminal = Terminal::new(TestBackend::new(40, 2)).unwrap();
+        terminal
+            .draw(|f| {
+                let hostile = "compute\x1b]2;owned\x07.\x1b[31mred\u{9b}";
+                f.render_widget(Paragraph::new(hostile), f.area());
+                defuse(f.buffer_mut());
+            })
+            .unwrap();
+        let buf = terminal.backend().buffer();
+        for cell in buf.content.iter() {
+            assert!(
+                !cell.symbol().chars().any(char::is_control),
+                "{:?}",
+                cell.symbol()
+            );
+        }
+        assert!(buf.content.iter().any(|c| c.symbol() == "�"));
     }
 
     #[test]
