@@ -311,6 +311,44 @@ fn live_lines(stats: &RunStats) -> String {
     text
 }
 
+/// Whether `text` holds a character a terminal would act on (C0 controls
+/// other than newline and tab, DEL, C1 controls): names off the wire may.
+fn has_terminal_controls(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // Every output line passes here: a branch-free pass the compiler
+    // vectorises, and the exact test only when it finds a candidate.
+    let candidate = bytes.iter().fold(false, |seen, &b| {
+        seen | (b < 0x20) | (b == 0x7f) | (b == 0xc2)
+    });
+    if !candidate {
+        return false;
+    }
+    bytes.iter().enumerate().any(|(i, &b)| {
+        (b < 0x20 && b != b'\n' && b != b'\t')
+            || b == 0x7f
+            || (b == 0xc2 && bytes.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)))
+    })
+}
+
+/// Control characters written as `\x1b`, `\u{9b}`, so the line shows what
+/// was on the wire and the terminal does not act on it.
+fn defuse_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for ch in text.chars() {
+        match ch {
+            '\n' | '\t' => out.push(ch),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if ('\u{80}'..='\u{9f}').contains(&c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Where a report writes. Broken pipes end the run quietly (`| head`).
 pub struct Sink<W: Write> {
     out: W,
@@ -333,6 +371,13 @@ impl<W: Write> Sink<W> {
         if self.broken {
             return;
         }
+        let defused;
+        let text = if has_terminal_controls(text) {
+            defused = defuse_controls(text);
+            defused.as_str()
+        } else {
+            text
+        };
         let result = self
             .out
             .write_all(text.as_bytes())
@@ -484,6 +529,19 @@ impl DisplayFilter {
 #[cfg(test)]
 mod display_filter_tests {
     use super::*;
+
+    #[test]
+    fn terminal_controls_are_written_out_not_sent() {
+        let mut sink = Sink::new(Vec::new(), false);
+        sink.line("topic compute\x1b]2;owned\x07 \u{9b}31m ok\ttab");
+        sink.line("plain é line");
+        let out = String::from_utf8(sink.out.clone()).unwrap();
+        assert_eq!(
+            out,
+            "topic compute\\x1b]2;owned\\x07 \\u{9b}31m ok\ttab\nplain é line\n"
+        );
+        assert!(!has_terminal_controls("a\nb\tc é"));
+    }
 
     #[test]
     fn globs_hosts_and_connection_events() {
