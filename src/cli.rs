@@ -632,11 +632,10 @@ fn run_tui(input: &InputArgs, output: &OutputArgs, view: usize) -> Result<(), Fa
     let feed = Feed::new(input.interface.is_empty());
     let (mut source, writer) = open_input_stoppable(input, output, Some(feed.quit_flag()))?;
     if input.interface.is_empty() {
-        // A live capture registered these already; for files, a SIGTERM
-        // must still restore the terminal.
-        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-            let _ = signal_hook::flag::register(signal, feed.quit_flag());
-        }
+        // A live capture registered this already; for files, a SIGTERM
+        // must still restore the terminal. SIGHUP keeps its default: the
+        // terminal is gone, there is nothing to restore.
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, feed.quit_flag());
     }
     let live = !input.interface.is_empty();
     let label = if live {

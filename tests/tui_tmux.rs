@@ -43,7 +43,7 @@ impl Tmux {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        // Keep the pane after the program exits, to read its status.
+        // Keep the pane after the program exits, to read what it left.
         self.run(&["set-option", "-t", "t", "remain-on-exit", "on"]);
     }
 
@@ -79,18 +79,23 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    fn wait_dead(&self) -> String {
-        let start = Instant::now();
-        while self.pane("#{pane_dead}") != "1" {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "zmqtrace did not exit; the screen shows:\n{}",
-                self.screen()
-            );
-            sleep(Duration::from_millis(50));
-        }
-        self.pane("#{pane_dead_status}")
+    /// zmqtrace's exit status, which `exited(...)` prints after it ends
+    /// (tmux's own pane_dead_status is sometimes never set: it can leave
+    /// the process unreaped for a while).
+    fn wait_exit(&self) -> String {
+        let screen = self.wait_for("EXIT=");
+        screen
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("EXIT="))
+            .unwrap_or("")
+            .to_string()
     }
+}
+
+/// A shell command running `command`, then printing its exit status and
+/// waiting, so the pane can be read after zmqtrace has gone.
+fn exited(command: &str) -> String {
+    format!("sh -c '{command}; echo EXIT=$?; sleep 30'")
 }
 
 impl Drop for Tmux {
@@ -109,7 +114,7 @@ const CAPTURE: &str = "captures/oslo/legacy_liberty_ring.pcap";
 fn the_ui_draws_answers_keys_and_quits_cleanly() {
     assert!(Path::new(CAPTURE).exists());
     let tmux = Tmux::new("ui");
-    tmux.start(100, 30, &format!("{} -r {CAPTURE}", zmqtrace()));
+    tmux.start(100, 30, &exited(&format!("{} -r {CAPTURE}", zmqtrace())));
     let screen = tmux.wait_for("DONE");
     assert!(screen.contains("get_host_uptime"), "{screen}");
     assert!(screen.contains("1 Messages"), "{screen}");
@@ -138,7 +143,7 @@ fn the_ui_draws_answers_keys_and_quits_cleanly() {
     let live = tmux.wait_for("DONE");
     assert!(!live.contains("FROZEN"), "{live}");
     tmux.keys(&["q"]);
-    assert_eq!(tmux.wait_dead(), "0", "exit status after q");
+    assert_eq!(tmux.wait_exit(), "0", "exit status after q");
     let after = tmux.screen();
     assert!(
         !after.contains("1 Messages"),
@@ -181,8 +186,36 @@ fn a_pipe_gets_the_table_and_a_tiny_terminal_a_sentence() {
     assert!(screen.contains("greeting"), "{screen}");
 
     let tmux = Tmux::new("tiny");
-    tmux.start(40, 10, &format!("{} -r {CAPTURE}", zmqtrace()));
+    tmux.start(40, 10, &exited(&format!("{} -r {CAPTURE}", zmqtrace())));
     tmux.wait_for("needs a terminal");
     tmux.keys(&["q"]);
-    assert_eq!(tmux.wait_dead(), "0");
+    assert_eq!(tmux.wait_exit(), "0");
+}
+
+#[test]
+fn a_vanished_terminal_ends_the_ui_instead_of_spinning() {
+    let tmux = Tmux::new("hangup");
+    // SIGHUP ignored, as under nohup-like wrappers: the UI must see the
+    // hang-up on the terminal itself (crossterm alone would spin on EOF).
+    tmux.start(
+        100,
+        30,
+        &format!("sh -c 'trap \"\" HUP; exec {} -r {CAPTURE}'", zmqtrace()),
+    );
+    tmux.wait_for("DONE");
+    let pid: u32 = tmux.pane("#{pane_pid}").parse().expect("pane pid");
+    tmux.run(&["kill-server"]);
+    let start = Instant::now();
+    while Path::new(&format!("/proc/{pid}/stat")).exists() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // A zombie waiting for its (gone) parent has exited.
+        if stat.split_whitespace().nth(2) == Some("Z") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "zmqtrace {pid} still runs after its terminal went away"
+        );
+        sleep(Duration::from_millis(50));
+    }
 }

@@ -129,11 +129,64 @@ pub fn run(
     })))
 }
 
+/// The terminal the keys come from, watched for input and for hang-up.
+/// crossterm reads a hung-up terminal's end-of-file in a loop that never
+/// returns (0.28 and 0.29), so it is asked for keys only when this says
+/// some are waiting, and the UI ends when the terminal is gone.
+struct KeySource {
+    /// `/dev/tty` when standard input is not the terminal (`-r -`).
+    tty: Option<std::fs::File>,
+}
+
+enum Waiting {
+    Keys,
+    Nothing,
+    HungUp,
+}
+
+impl KeySource {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        let tty = if io::stdin().is_terminal() {
+            None
+        } else {
+            std::fs::File::open("/dev/tty").ok()
+        };
+        KeySource { tty }
+    }
+
+    fn wait(&self, timeout: Duration) -> Waiting {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let stdin = io::stdin();
+        let fd = match &self.tty {
+            Some(tty) => tty.as_fd(),
+            None => stdin.as_fd(),
+        };
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+        match poll(&mut fds, PollTimeout::from(millis)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => Waiting::Nothing,
+            Err(_) => Waiting::HungUp,
+            Ok(_) => {
+                let revents = fds[0].revents().unwrap_or(PollFlags::POLLHUP);
+                if revents.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL)
+                {
+                    Waiting::HungUp
+                } else {
+                    Waiting::Keys
+                }
+            }
+        }
+    }
+}
+
 fn event_loop(
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
     app: &mut App,
     feed: &Feed,
 ) -> io::Result<()> {
+    let keys = KeySource::new();
     let mut drawn_at: Option<Instant> = None;
     let mut drawn_generation = u64::MAX;
     let mut keys_since_draw = true;
@@ -153,7 +206,12 @@ fn event_loop(
             // SIGTERM, or a signal on a live capture.
             return Ok(());
         }
-        if event::poll(TICK)? {
+        let waiting = keys.wait(TICK);
+        if matches!(waiting, Waiting::HungUp) {
+            return Ok(());
+        }
+        // A resize arrives as a signal, not input: crossterm sees it too.
+        if matches!(waiting, Waiting::Keys) || event::poll(Duration::ZERO)? {
             // Take every key waiting, then draw once.
             loop {
                 match event::read()? {
