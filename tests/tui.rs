@@ -403,3 +403,48 @@ fn escape_sequences_on_the_wire_are_not_passed_to_the_terminal() {
         assert!(buf.content.iter().any(|c| c.symbol() == "�"));
     }
 }
+
+#[test]
+fn a_filtered_live_tail_matches_a_full_rescan() {
+    // The filter looks only at new rows on each frame; rows leave the
+    // history meanwhile. The result must equal filtering everything.
+    let (items, precision, _) = items(LEGACY);
+    let limits = Limits {
+        history: 10,
+        ..Limits::default()
+    };
+    let mut app = App::new(State::new(limits), LEGACY.into(), false, precision);
+    app.set_filter("compute !ping");
+    for chunk in items.chunks(3) {
+        for item in chunk.iter().cloned() {
+            app.state.apply(item);
+        }
+        app.state.generation += 1;
+        app.refresh();
+        let filter = zmqtrace::tui::filter::Filter::parse("compute !ping").unwrap();
+        let expected: Vec<u64> = app
+            .state
+            .rows()
+            .iter()
+            .filter(|r| filter.matches_row(r))
+            .map(|r| r.seq)
+            .collect();
+        let shown: Vec<u64> = app
+            .visible
+            .iter()
+            .map(|&i| app.snapshot.rows[i].seq)
+            .collect();
+        assert_eq!(shown, expected);
+    }
+    // A new filter starts over: `compute !pin` also hides `ping`.
+    keys(&mut app, "/");
+    key(&mut app, KeyCode::Backspace);
+    let filter = zmqtrace::tui::filter::Filter::parse("compute !pin").unwrap();
+    let expected = app
+        .state
+        .rows()
+        .iter()
+        .filter(|r| filter.matches_row(r))
+        .count();
+    assert_eq!(app.visible.len(), expected);
+}

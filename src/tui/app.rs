@@ -11,7 +11,6 @@ use super::feed::Row;
 use super::filter::Filter;
 use super::keys::{action_for, Action};
 use super::state::{CallEntry, ConnRow, Problem, ServerTally, State, Totals, RATE_SECONDS};
-use crate::oslo::ForwardEvent;
 use crate::time::{Precision, Timestamp};
 
 pub const VIEWS: [&str; 5] = ["Messages", "Calls", "Topics", "Connections", "Problems"];
@@ -60,7 +59,6 @@ pub struct Snapshot {
     pub conns: Vec<ConnRow>,
     pub problems: Vec<Problem>,
     pub silent: Vec<(std::net::SocketAddr, ServerTally)>,
-    pub forwards: Vec<ForwardEvent>,
     pub totals: Totals,
     /// Which views' lists this snapshot holds.
     pub holds: [bool; 5],
@@ -78,7 +76,6 @@ impl Snapshot {
         };
         if views[MESSAGES] {
             s.rows = state.rows().iter().cloned().collect();
-            s.forwards = state.forwards().iter().cloned().collect();
         }
         if views[CALLS] {
             s.calls = state.calls().iter().cloned().collect();
@@ -146,6 +143,48 @@ pub struct App {
     /// Rows on a page, as last drawn.
     pub page: usize,
     dirty_view: bool,
+    /// Messages the filter matched, by seq, and the last seq it looked at:
+    /// a live tail is filtered only in its new rows.
+    matched: MatchCache,
+}
+
+#[derive(Default)]
+struct MatchCache {
+    filter: Filter,
+    /// Seqs of matching rows, ascending.
+    seqs: std::collections::VecDeque<u64>,
+    /// Rows up to this seq have been looked at.
+    next_seq: u64,
+}
+
+impl MatchCache {
+    /// Indices into `rows` (a contiguous run of seqs) that `filter`
+    /// matches, in order, looking only at rows not seen before.
+    fn indices(&mut self, filter: &Filter, rows: &[Arc<Row>]) -> Vec<usize> {
+        let Some(first) = rows.first().map(|r| r.seq) else {
+            return Vec::new();
+        };
+        if *filter != self.filter || first > self.next_seq {
+            // A new filter, or the history moved past what was looked at.
+            self.filter = filter.clone();
+            self.seqs.clear();
+            self.next_seq = first;
+        }
+        while self.seqs.front().is_some_and(|&s| s < first) {
+            self.seqs.pop_front();
+        }
+        let start = usize::try_from(self.next_seq - first).unwrap_or(usize::MAX);
+        for row in rows.get(start..).unwrap_or_default() {
+            if filter.matches_row(row) {
+                self.seqs.push_back(row.seq);
+            }
+        }
+        self.next_seq = rows.last().map_or(self.next_seq, |r| r.seq + 1);
+        self.seqs
+            .iter()
+            .filter_map(|&s| usize::try_from(s - first).ok())
+            .collect()
+    }
 }
 
 impl App {
@@ -175,6 +214,7 @@ impl App {
             visible: Vec::new(),
             page: 10,
             dirty_view: true,
+            matched: MatchCache::default(),
         }
     }
 
@@ -198,7 +238,6 @@ impl App {
         if stale {
             let mut views = [false; 5];
             views[self.view] = true;
-            // The detail pane lists a message's forward hops.
             self.snapshot = Snapshot::take(&self.state, views);
             self.rebuild_visible();
         } else if self.dirty_view {
@@ -212,9 +251,8 @@ impl App {
         let f = &self.filter;
         let (col, rev) = self.sort[self.view];
         let mut visible: Vec<usize> = match self.view {
-            MESSAGES => (0..s.rows.len())
-                .filter(|&i| s.rows.get(i).is_some_and(|r| f.matches_row(r)))
-                .collect(),
+            MESSAGES if f.is_empty() => (0..s.rows.len()).collect(),
+            MESSAGES => self.matched.indices(f, &s.rows),
             CALLS => (0..s.calls.len())
                 .filter(|&i| s.calls.get(i).is_some_and(|c| f.matches_call(c)))
                 .collect(),

@@ -190,8 +190,7 @@ pub fn lines(input: &DetailInput<'_>) -> Vec<Line<'static>> {
                 String::from_utf8_lossy(body)
             )));
         }
-        let chunks = body.chunks(16);
-        let total = chunks.len();
+        let total = body.len().div_ceil(16);
         for (n, chunk) in body.chunks(16).take(MAX_HEX_LINES).enumerate() {
             out.push(Line::styled(
                 hex_line(n * 16, chunk),

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::oslo::{CallEvent, Driver, ForwardEvent, Kind, OsloSink, Rpc, RpcEvent, TimeoutEvent};
+use crate::oslo::{CallEvent, Driver, Kind, OsloSink, Rpc, RpcEvent, TimeoutEvent};
 use crate::pipeline::{EngineStatus, Progress};
 use crate::tcp::{CloseReason, Connection};
 use crate::time::Timestamp;
@@ -203,7 +203,6 @@ pub enum Item {
     // Boxed: the rare, large variants would make every item their size.
     Call(Box<CallEvent>),
     Timeout(Box<TimeoutEvent>),
-    Forward(Box<ForwardEvent>),
     Conn(Box<ConnInfo>),
     Note {
         conn: u64,
@@ -521,11 +520,12 @@ impl OsloSink for FeedReport {
     }
 
     fn rpc(&mut self, event: &RpcEvent) {
-        self.feed.push(match event {
-            RpcEvent::Call(c) => Item::Call(Box::new(c.clone())),
-            RpcEvent::Timeout(t) => Item::Timeout(Box::new(t.clone())),
-            RpcEvent::Forward(f) => Item::Forward(Box::new(f.clone())),
-        });
+        match event {
+            RpcEvent::Call(c) => self.feed.push(Item::Call(Box::new(c.clone()))),
+            RpcEvent::Timeout(t) => self.feed.push(Item::Timeout(Box::new(t.clone()))),
+            // The hop's second sighting is a row with `forwarded` set.
+            RpcEvent::Forward(_) => {}
+        }
     }
 
     fn retired(&mut self, conn: &Connection, summary: &ConnSummary) {

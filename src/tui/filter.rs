@@ -150,7 +150,7 @@ impl Term {
             s.hosts
                 .iter()
                 .flatten()
-                .any(|h| self.text_matches(&h.to_string()))
+                .any(|h| with_addr_text(h, |t| self.text_matches(t)))
         };
         match self.field {
             Field::Topic => text(s.topic),
@@ -162,14 +162,40 @@ impl Term {
         }
     }
 
+    /// Runs for every row of the history on each rebuild, so ASCII text
+    /// (nearly all of it) is compared in place, without lower-casing a copy.
     fn text_matches(&self, text: &str) -> bool {
-        let lower = text.to_lowercase();
+        let pattern = self.pattern.as_bytes();
+        if !text.is_ascii() {
+            let lower = text.to_lowercase();
+            return if self.glob {
+                glob_match(pattern, lower.as_bytes())
+            } else {
+                lower.contains(&self.pattern)
+            };
+        }
         if self.glob {
-            glob_match(self.pattern.as_bytes(), lower.as_bytes())
+            crate::glob::glob_match_ignore_ascii_case(pattern, text.as_bytes())
         } else {
-            lower.contains(&self.pattern)
+            pattern.is_empty()
+                || text
+                    .as_bytes()
+                    .windows(pattern.len())
+                    .any(|w| w.eq_ignore_ascii_case(pattern))
         }
     }
+}
+
+/// `addr` as text, formatted on the stack (an address is at most 47 bytes).
+fn with_addr_text<R>(addr: &SocketAddr, f: impl FnOnce(&str) -> R) -> R {
+    use std::io::Write;
+    let mut buf = [0u8; 64];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let len = match write!(cursor, "{addr}") {
+        Ok(()) => cursor.position() as usize,
+        Err(_) => 0,
+    };
+    f(std::str::from_utf8(buf.get(..len).unwrap_or_default()).unwrap_or_default())
 }
 
 pub use crate::glob::glob_match;

@@ -230,6 +230,27 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     if t.last_ts > Timestamp::ZERO {
         line2.push(Span::raw(format!("  at {}", time(t.last_ts, app, false))));
     }
+    // What the UI's caps left out (messages beyond the history show as
+    // history N/N against the message count).
+    let e = &s.evicted;
+    let left_out: Vec<String> = [
+        (e.details, "details"),
+        (e.calls, "calls"),
+        (e.topics_folded, "topic msgs in (other)"),
+        (e.conns, "conns"),
+        (e.problems, "problems"),
+        (e.servers, "servers"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{} {what}", thousands(*n)))
+    .collect();
+    if !left_out.is_empty() {
+        line2.push(Span::styled(
+            format!("  left out: {}", left_out.join(", ")),
+            Style::default().fg(Color::DarkGray),
+        ));
+    }
     if let Some(Err(e)) = &s.ended {
         line2 = vec![Span::styled(
             e.clone(),

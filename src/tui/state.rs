@@ -9,7 +9,7 @@ use std::sync::Arc;
 use hdrhistogram::Histogram;
 
 use super::feed::{Batch, ConnInfo, ConnNote, Item, Row, RowRpc};
-use crate::oslo::{CallEvent, ForwardEvent, Kind, TimeoutEvent};
+use crate::oslo::{CallEvent, Kind, TimeoutEvent};
 use crate::pipeline::EngineStatus;
 use crate::tcp::CloseReason;
 use crate::time::Timestamp;
@@ -24,7 +24,6 @@ pub struct Limits {
     pub topics: usize,
     pub conns: usize,
     pub problems: usize,
-    pub forwards: usize,
     pub servers: usize,
 }
 
@@ -36,7 +35,6 @@ impl Default for Limits {
             topics: 2_048,
             conns: 4_096,
             problems: 10_000,
-            forwards: 10_000,
             servers: 4_096,
         }
     }
@@ -288,6 +286,7 @@ pub struct Evicted {
     pub topics_folded: u64,
     pub conns: u64,
     pub problems: u64,
+    pub servers: u64,
     /// Items the engine dropped because the UI did not take them in time.
     pub feed: u64,
 }
@@ -310,7 +309,6 @@ pub struct State {
     topics: HashMap<(Arc<str>, Arc<str>), TopicStats>,
     conns: HashMap<u64, ConnRow>,
     problems: VecDeque<Problem>,
-    forwards: VecDeque<ForwardEvent>,
     servers: HashMap<SocketAddr, ServerTally>,
     pub totals: Totals,
     pub rate: RateWindow,
@@ -336,7 +334,6 @@ impl State {
             topics: HashMap::new(),
             conns: HashMap::new(),
             problems: VecDeque::new(),
-            forwards: VecDeque::new(),
             servers: HashMap::new(),
             totals: Totals::default(),
             rate: RateWindow::default(),
@@ -382,13 +379,6 @@ impl State {
             Item::Message { row, raw } => self.message(row, raw),
             Item::Call(c) => self.call(*c),
             Item::Timeout(t) => self.timeout(*t),
-            Item::Forward(f) => {
-                self.totals.forwards += 1;
-                self.forwards.push_back(*f);
-                if self.forwards.len() > self.limits.forwards {
-                    self.forwards.pop_front();
-                }
-            }
             Item::Conn(info) => self.conn(*info),
             Item::Note {
                 conn,
@@ -421,6 +411,8 @@ impl State {
         }
         if let Some(rpc) = row.rpc.as_ref() {
             self.totals.rpc_messages += 1;
+            // A copy one hop further (haproxy, the oslo proxy).
+            self.totals.forwards += u64::from(rpc.forwarded);
             if !rpc.forwarded {
                 let key = topic_key(rpc);
                 let stats = self.topic(key);
@@ -619,14 +611,14 @@ impl State {
 
     fn server(&mut self, addr: SocketAddr) -> &mut ServerTally {
         if self.servers.len() >= self.limits.servers && !self.servers.contains_key(&addr) {
-            // Forget the server heard from longest ago.
-            if let Some(old) = self
-                .servers
-                .iter()
-                .min_by_key(|(_, t)| t.last_ts)
-                .map(|(a, _)| *a)
-            {
-                self.servers.remove(&old);
+            // Forget the eighth heard from longest ago, so a storm of new
+            // servers costs one sort per eighth, not a scan per server.
+            let mut by_age: Vec<(Timestamp, SocketAddr)> =
+                self.servers.iter().map(|(a, t)| (t.last_ts, *a)).collect();
+            by_age.sort_unstable();
+            for (_, old) in by_age.iter().take((self.limits.servers / 8).max(1)) {
+                self.servers.remove(old);
+                self.evicted.servers += 1;
             }
         }
         self.servers.entry(addr).or_default()
@@ -812,10 +804,6 @@ impl State {
         &self.problems
     }
 
-    pub fn forwards(&self) -> &VecDeque<ForwardEvent> {
-        &self.forwards
-    }
-
     /// Servers that were sent calls and never answered one, with the
     /// calls that timed out, most first.
     pub fn silent_servers(&self) -> Vec<(SocketAddr, ServerTally)> {
@@ -887,7 +875,7 @@ fn call_key(entry: &CallEntry) -> (Arc<str>, Arc<str>) {
     (Arc::clone(&entry.key.0), Arc::clone(&entry.key.1))
 }
 
-/// Whether a closed connection ended abnormally enough to list.
+/// How a connection ended, as the Connections view says it.
 pub fn close_label(reason: Option<CloseReason>) -> &'static str {
     match reason {
         None => "open",
@@ -963,7 +951,6 @@ mod tests {
             topics: 16,
             conns: 64,
             problems: 100,
-            forwards: 10,
             servers: 8,
         };
         let mut state = State::new(limits);
