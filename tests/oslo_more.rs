@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::oslo::{kind_of, multiset, s, trace, truth};
+use common::oslo::{kind_of, legacy_truth_lines, multiset, s, trace, traced_lines, truth};
 use serde_json::Value;
 
 fn messages(events: &[Value]) -> impl Iterator<Item = &Value> {
@@ -256,22 +256,7 @@ fn new_newton_proxy_pubsub_acks_messages() {
             s(&m["message_id"])
         )
     }));
-    let got = multiset(messages(&events).map(|e| {
-        let r = &e["rpc"];
-        let method = if r["kind"] == "notify" {
-            s(&r["event_type"])
-        } else {
-            s(&r["method"])
-        };
-        format!(
-            "{} > {} {} {} {method} {}",
-            s(&e["src"]),
-            s(&e["dst"]),
-            s(&r["kind"]),
-            s(&r["topic"]),
-            s(&r["msg_id"])
-        )
-    }));
+    let got = traced_lines(&events, false);
     assert_same(&got, &want, name);
     for e in messages(&events) {
         assert_eq!(e["rpc"]["envelope"], "none", "G3: no version frame: {e}");
@@ -332,45 +317,8 @@ fn legacy_om110_ring_per_message_messages() {
     let name = "legacy_om110_ring_per_message";
     let events = trace(name);
     let truth = truth(name);
-    let call_methods: BTreeMap<String, String> = truth["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (s(&c["call_msg_id"]), s(&c["method"])))
-        .collect();
-    let want = multiset(truth["messages"].as_array().unwrap().iter().map(|m| {
-        let kind = kind_of(m["kind"].as_str().unwrap());
-        let id = s(&m["call_msg_id"]);
-        let method = match kind {
-            "reply" => call_methods[&id].clone(),
-            "notify" => s(&m["event_type"]),
-            _ => s(&m["method"]),
-        };
-        format!(
-            "{} > {} {kind} {} {method} {id} {}",
-            s(&m["src"]),
-            s(&m["dst"]),
-            s(&m["topic"]),
-            s(&m["envelope"])
-        )
-    }));
-    let got = multiset(messages(&events).map(|e| {
-        let r = &e["rpc"];
-        let method = if r["kind"] == "notify" {
-            s(&r["event_type"])
-        } else {
-            s(&r["method"])
-        };
-        format!(
-            "{} > {} {} {} {method} {} {}",
-            s(&e["src"]),
-            s(&e["dst"]),
-            s(&r["kind"]),
-            s(&r["topic"]),
-            s(&r["msg_id"]),
-            s(&r["envelope"])
-        )
-    }));
+    let want = legacy_truth_lines(&truth, true);
+    let got = traced_lines(&events, true);
     assert_same(&got, &want, name);
     assert!(messages(&events).all(|e| e["rpc"]["driver"] == "impl_zmq"));
     // One message per connection: every message on its own TCP

@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::process::Command;
 
 use common::captures;
-use common::oslo::{kind_of, multiset, s, trace, truth};
+use common::oslo::{kind_of, legacy_truth_lines, multiset, s, trace, traced_lines, truth};
 use serde_json::Value;
 
 /// Calls: msg_id, method, and latency checked against our own message
@@ -74,43 +73,8 @@ fn legacy_liberty_ring() {
     let name = "legacy_liberty_ring";
     let events = trace(name);
     let truth = truth(name);
-    let call_methods: BTreeMap<String, String> = truth["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (s(&c["call_msg_id"]), s(&c["method"])))
-        .collect();
-    let want = multiset(truth["messages"].as_array().unwrap().iter().map(|m| {
-        let kind = kind_of(m["kind"].as_str().unwrap());
-        let id = s(&m["call_msg_id"]);
-        let method = match kind {
-            "reply" => call_methods[&id].clone(),
-            "notify" => s(&m["event_type"]),
-            _ => s(&m["method"]),
-        };
-        format!(
-            "{} > {} {kind} {} {method} {id}",
-            s(&m["src"]),
-            s(&m["dst"]),
-            s(&m["topic"])
-        )
-    }));
-    let got = multiset(events.iter().filter(|e| e["event"] == "message").map(|e| {
-        let r = &e["rpc"];
-        let method = if r["kind"] == "notify" {
-            s(&r["event_type"])
-        } else {
-            s(&r["method"])
-        };
-        format!(
-            "{} > {} {} {} {method} {}",
-            s(&e["src"]),
-            s(&e["dst"]),
-            s(&r["kind"]),
-            s(&r["topic"]),
-            s(&r["msg_id"])
-        )
-    }));
+    let want = legacy_truth_lines(&truth, false);
+    let got = traced_lines(&events, false);
     assert_eq!(got, want);
     // Envelopes: impl_zmq_v2 notifications too, and the driver named.
     assert!(events

@@ -59,3 +59,58 @@ pub fn kind_of(msg_type: &str) -> &'static str {
         other => panic!("unknown kind {other}"),
     }
 }
+
+/// A legacy (impl_zmq) run's messages as the truth records them:
+/// `src > dst kind topic method msg_id`, plus the envelope when asked. A
+/// reply's method is its call's; a notification's is its event type.
+pub fn legacy_truth_lines(truth: &Value, with_envelope: bool) -> BTreeMap<String, usize> {
+    let call_methods: BTreeMap<String, String> = truth["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (s(&c["call_msg_id"]), s(&c["method"])))
+        .collect();
+    multiset(truth["messages"].as_array().unwrap().iter().map(|m| {
+        let kind = kind_of(m["kind"].as_str().unwrap());
+        let id = s(&m["call_msg_id"]);
+        let method = match kind {
+            "reply" => call_methods[&id].clone(),
+            "notify" => s(&m["event_type"]),
+            _ => s(&m["method"]),
+        };
+        let mut line = format!(
+            "{} > {} {kind} {} {method} {id}",
+            s(&m["src"]),
+            s(&m["dst"]),
+            s(&m["topic"])
+        );
+        if with_envelope {
+            line.push_str(&format!(" {}", s(&m["envelope"])));
+        }
+        line
+    }))
+}
+
+/// The same lines from zmqtrace's `message` events.
+pub fn traced_lines(events: &[Value], with_envelope: bool) -> BTreeMap<String, usize> {
+    multiset(events.iter().filter(|e| e["event"] == "message").map(|e| {
+        let r = &e["rpc"];
+        let method = if r["kind"] == "notify" {
+            s(&r["event_type"])
+        } else {
+            s(&r["method"])
+        };
+        let mut line = format!(
+            "{} > {} {} {} {method} {}",
+            s(&e["src"]),
+            s(&e["dst"]),
+            s(&r["kind"]),
+            s(&r["topic"]),
+            s(&r["msg_id"])
+        );
+        if with_envelope {
+            line.push_str(&format!(" {}", s(&r["envelope"])));
+        }
+        line
+    }))
+}
