@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::path::PathBuf;
 
 use super::config::{normalize_group, IniEntry, RingEntry, RingValue, Ringfile};
 use super::logs::{LogEvent, LogFile, LogRecord};
@@ -35,7 +34,7 @@ const MAX_NAME: usize = 128;
 const MAX_IPC_PATH: usize = 107;
 
 /// Run every check on what was loaded.
-pub fn run(c: &Cluster<'_>, captures: &[PathBuf], out: &mut Findings) {
+pub fn run(c: &Cluster<'_>, captures: &[super::wire::WireFacts], out: &mut Findings) {
     files(c, out);
     drivers(c, out);
     identity(c, out);
@@ -46,7 +45,8 @@ pub fn run(c: &Cluster<'_>, captures: &[PathBuf], out: &mut Findings) {
     ring_hosts(c, out);
     coverage(c, out);
     logs(c, out);
-    inputs(c, captures, out);
+    inputs(c, out);
+    super::capture::run(c, captures, out);
 }
 
 // ---------------------------------------------------------------------------
@@ -2835,7 +2835,7 @@ fn consumers_vs_receiver(n: &NodeView<'_>, out: &mut Findings) {
 // inputs not given
 // ---------------------------------------------------------------------------
 
-fn inputs(c: &Cluster<'_>, captures: &[PathBuf], out: &mut Findings) {
+fn inputs(c: &Cluster<'_>, out: &mut Findings) {
     if let Some((n, s)) = c
         .legacy_services()
         .find(|(n, s)| s.matchmaker_kind() == "ring" && c.ring_of(n).is_none())
@@ -2861,16 +2861,6 @@ fn inputs(c: &Cluster<'_>, captures: &[PathBuf], out: &mut Findings) {
                 "no hosts table was given: host names in the ring and rpc_zmq_host were not resolved",
             )
             .fix("give --hosts /etc/hosts (a copy from each node in its --node directory as 'hosts'), or --resolve to use this machine's resolver"),
-        );
-    }
-    if !captures.is_empty() {
-        out.push(
-            Finding::new(
-                "input-captures-not-analysed",
-                Info,
-                format!("{} capture(s) given: the capture checks (RST, unanswered SYN, replies to localhost) are not part of this version", captures.len()),
-            )
-            .fix("read them with `zmqtrace -r CAPTURE` for now"),
         );
     }
 }

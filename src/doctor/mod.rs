@@ -14,15 +14,20 @@
 //!                                     Report { findings }        Route { steps }
 //! ```
 //!
-//! Capture checks will add findings with [`Evidence::Capture`] through
-//! [`Report::extend`]; nothing else changes for them.
+//! Captures (`-r`) go through the whole decoding pipeline into
+//! [`wire::WireFacts`] (connection attempts per endpoint, legacy messages,
+//! answered and unanswered calls); `capture` checks them against the
+//! configs and cross-references the logs, adding findings with
+//! [`Evidence::Capture`].
 
+pub mod capture;
 pub mod checks;
 pub mod command;
 pub mod config;
 pub mod logs;
 pub mod matchmaker;
 pub mod model;
+pub mod wire;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -46,6 +51,9 @@ pub enum DoctorError {
     TooLarge { path: String, limit_mib: u64 },
     #[error("{path} is not a directory (--node takes NAME=DIR)")]
     NotADirectory { path: String },
+    /// A capture that cannot be read; the message names the file.
+    #[error("{message}")]
+    Capture { path: String, message: String },
     #[error("{0}")]
     Usage(String),
 }
@@ -88,6 +96,8 @@ pub enum Evidence {
     },
     /// A connection of a capture and the time of the packet.
     Capture {
+        /// The capture's file name.
+        capture: String,
         conn: String,
         ts: Timestamp,
         note: Option<String>,
@@ -108,8 +118,9 @@ impl Evidence {
         Evidence::file(file, e.line, &e.text)
     }
 
-    pub fn capture(conn: &str, ts: Timestamp) -> Evidence {
+    pub fn capture(capture: &str, conn: &str, ts: Timestamp) -> Evidence {
         Evidence::Capture {
+            capture: capture.to_string(),
             conn: conn.to_string(),
             ts,
             note: None,
@@ -141,8 +152,15 @@ impl Evidence {
                     o.str("note", n);
                 }
             }
-            Evidence::Capture { conn, ts, note } => {
-                o.str("conn", conn).ts("ts", *ts, Precision::Micro);
+            Evidence::Capture {
+                capture,
+                conn,
+                ts,
+                note,
+            } => {
+                o.str("capture", capture)
+                    .str("conn", conn)
+                    .ts("ts", *ts, Precision::Micro);
                 if let Some(n) = note {
                     o.str("note", n);
                 }
@@ -169,9 +187,14 @@ impl Evidence {
                 }
                 s
             }
-            Evidence::Capture { conn, ts, note } => {
+            Evidence::Capture {
+                capture,
+                conn,
+                ts,
+                note,
+            } => {
                 let mut s = format!(
-                    "{conn} at {}",
+                    "{capture}: {conn} at {}",
                     crate::output::utc_datetime(*ts, Precision::Micro)
                 );
                 if let Some(n) = note {
@@ -357,7 +380,7 @@ pub struct Inputs {
     pub resolve: bool,
     /// `--log FILE` (repeatable): service logs.
     pub logs: Vec<PathBuf>,
-    /// `-r CAPTURE` (repeatable): for the capture checks (not yet run).
+    /// `-r CAPTURE` (repeatable): for the capture checks.
     pub captures: Vec<PathBuf>,
 }
 
@@ -381,7 +404,8 @@ pub struct Loaded {
     pub ring: Option<Ringfile>,
     pub hosts: Option<HostsFile>,
     pub resolve: bool,
-    pub captures: Vec<PathBuf>,
+    /// What each capture showed.
+    pub captures: Vec<wire::WireFacts>,
 }
 
 /// The name of the node that holds files given outside `--node`.
@@ -433,12 +457,22 @@ pub fn load(inputs: &Inputs) -> Result<Loaded, DoctorError> {
         .as_deref()
         .map(config::load_hosts)
         .transpose()?;
+    // Decode the ports the configs declare, whatever the bytes look like.
+    let ports = {
+        let cluster = model::Cluster::new(&nodes, ring.as_ref(), hosts.as_ref(), inputs.resolve);
+        wire::decode_ports(&capture::declared_ports(&cluster))
+    };
+    let captures = inputs
+        .captures
+        .iter()
+        .map(|p| wire::read(p, ports.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Loaded {
         nodes,
         ring,
         hosts,
         resolve: inputs.resolve,
-        captures: inputs.captures.clone(),
+        captures,
     })
 }
 

@@ -1,0 +1,363 @@
+//! What a capture shows, for the doctor: every TCP connection attempt by
+//! the endpoint it went to (accepted, refused, unanswered), the socket
+//! types that met there, the legacy driver's messages with their queue
+//! frames, and which calls were answered. The checks in `capture.rs` read
+//! these facts; nothing here judges.
+//!
+//! The capture goes through the same pipeline as `zmqtrace -r` (TCP
+//! reassembly, ZMTP, oslo with call pairing); the collector is one more
+//! `OsloSink`. Every table is bounded and what did not fit is counted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use crate::capture::{FileSource, PacketSource};
+use crate::oslo::{Driver, Kind, OsloConfig, OsloDecoder, OsloSink, Rpc, RpcEvent};
+use crate::pipeline::{Engine, Progress};
+use crate::ports::PortSet;
+use crate::tcp::{Connection, TcpConfig};
+use crate::time::Timestamp;
+use crate::zmtp::{ConnSummary, DecoderLimits, ZmtpDecoder, ZmtpEvent};
+
+use super::DoctorError;
+
+/// Endpoints (server address and port) remembered per capture.
+pub const MAX_ENDPOINTS: usize = 4096;
+/// Legacy messages remembered per capture (enough for hours of a small
+/// cloud's RPC; beyond it the checks see the first ones and say so).
+pub const MAX_MESSAGES: usize = 200_000;
+/// Connection-attempt times kept per endpoint, for the retry cadence.
+const MAX_ATTEMPT_TIMES: usize = 256;
+/// Clients named per endpoint.
+const MAX_CLIENTS: usize = 16;
+/// Unanswered calls kept per endpoint as evidence.
+const MAX_UNANSWERED: usize = 8;
+
+/// One connection, by its capture label and the time of its first packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sighting {
+    pub conn: String,
+    pub ts: Timestamp,
+}
+
+/// A call that got no reply in the capture.
+#[derive(Clone, Debug)]
+pub struct Unanswered {
+    pub at: Sighting,
+    pub topic: Option<String>,
+    pub method: Option<String>,
+    pub waited_ns: u64,
+}
+
+/// Everything seen about one server endpoint (`ip:port`).
+#[derive(Clone, Debug, Default)]
+pub struct Endpoint {
+    pub attempts: u64,
+    /// The server answered the SYN with a RST: nothing listens.
+    pub refused: u64,
+    /// The SYN (and its retransmissions) got no answer at all.
+    pub unanswered: u64,
+    /// The handshake completed (or the capture began inside it).
+    pub accepted: u64,
+    pub first_refused: Option<Sighting>,
+    pub first_unanswered: Option<Sighting>,
+    pub first_accepted: Option<Sighting>,
+    /// When each attempt began (the first [`MAX_ATTEMPT_TIMES`]).
+    pub attempt_times: Vec<Timestamp>,
+    pub clients: BTreeSet<IpAddr>,
+    /// Spoke something that is not ZMTP, and what it looked like.
+    pub not_zmtp: Option<(&'static str, Sighting)>,
+    /// (client socket type, server socket type) pairs that met here.
+    pub socket_pairs: BTreeMap<(String, String), Sighting>,
+    /// Messages delivered to this endpoint, by driver.
+    pub legacy_messages: u64,
+    pub new_messages: u64,
+    /// Calls delivered here, answered, and not answered (by the capture's
+    /// end or the rpc timeout).
+    pub calls: u64,
+    pub answered: u64,
+    pub unanswered_calls: u64,
+    pub unanswered_samples: Vec<Unanswered>,
+    /// Casts and fanouts delivered here (lost too when calls are).
+    pub casts: u64,
+}
+
+/// A legacy (`impl_zmq`) message as the checks need it.
+#[derive(Clone, Debug)]
+pub struct WireMessage {
+    pub ts: Timestamp,
+    pub conn: String,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub kind: Kind,
+    /// The queue frame: `compute.cmp1`, `fanout~compute.cmp1`,
+    /// `zmq_replies.ctl1`.
+    pub queue: String,
+    /// The host part of the queue.
+    pub host: Option<String>,
+    pub method: Option<String>,
+    pub msg_id: Option<String>,
+    pub reply_topic: Option<String>,
+    /// Hash of the envelope frame: the copies of one fanout share it.
+    pub body_hash: u64,
+}
+
+/// What one capture showed.
+#[derive(Clone, Debug, Default)]
+pub struct WireFacts {
+    /// The capture's name as given on the command line.
+    pub path: String,
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
+    pub packets: u64,
+    pub connections: u64,
+    pub zmtp_connections: u64,
+    pub endpoints: BTreeMap<SocketAddr, Endpoint>,
+    /// Connections to endpoints beyond [`MAX_ENDPOINTS`].
+    pub endpoints_dropped: u64,
+    pub messages: Vec<WireMessage>,
+    pub messages_dropped: u64,
+    /// Messages of the new driver (not kept one by one).
+    pub new_messages: u64,
+    /// Calls paired with their reply, and calls left without one (a call
+    /// through a proxy is one call, though it crosses two connections).
+    pub calls_answered: u64,
+    pub calls_unanswered: u64,
+    /// The capture ended inside a record: where, in one sentence.
+    pub truncated: Option<String>,
+}
+
+impl WireFacts {
+    /// The capture's file name, for evidence.
+    pub fn name(&self) -> &str {
+        Path::new(&self.path)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(&self.path)
+    }
+
+    pub fn legacy_messages(&self) -> u64 {
+        self.messages.len() as u64 + self.messages_dropped
+    }
+
+    /// Was this time within the capture, at least `after_start` past its
+    /// first packet and `before_end` before its last (so what happened
+    /// then had time to show up)?
+    pub fn covers(&self, ts: Timestamp, after_start: u64, before_end: u64) -> bool {
+        match (self.first_ts, self.last_ts) {
+            (Some(a), Some(b)) => {
+                ts.as_nanos() >= a.as_nanos().saturating_add(after_start)
+                    && ts.as_nanos().saturating_add(before_end) <= b.as_nanos()
+            }
+            _ => false,
+        }
+    }
+
+    fn see(&mut self, ts: Timestamp) {
+        if self.first_ts.is_none_or(|f| ts < f) {
+            self.first_ts = Some(ts);
+        }
+        if self.last_ts.is_none_or(|l| ts > l) {
+            self.last_ts = Some(ts);
+        }
+    }
+
+    fn endpoint(&mut self, addr: SocketAddr) -> Option<&mut Endpoint> {
+        if !self.endpoints.contains_key(&addr) && self.endpoints.len() >= MAX_ENDPOINTS {
+            self.endpoints_dropped += 1;
+            return None;
+        }
+        Some(self.endpoints.entry(addr).or_default())
+    }
+}
+
+/// The oslo layer's sink that fills [`WireFacts`].
+struct Collector {
+    facts: WireFacts,
+}
+
+/// The host part of a legacy queue: `compute.cmp1` → `cmp1`,
+/// `fanout~compute.cmp1` → `cmp1`, `zmq_replies.ctl1` → `ctl1`.
+pub fn queue_host(queue: &str) -> Option<&str> {
+    queue
+        .split_once('.')
+        .map(|(_, h)| h)
+        .filter(|h| !h.is_empty())
+}
+
+impl Collector {
+    fn message(&mut self, conn: &Connection, msg: &crate::zmtp::Message<'_>, rpc: &Rpc) {
+        let (src, dst) = conn.endpoints(msg.dir);
+        let facts = &mut self.facts;
+        facts.see(msg.ts);
+        if let Some(e) = facts.endpoint(dst) {
+            match rpc.driver {
+                Driver::ImplZmq => e.legacy_messages += 1,
+                Driver::Zmq => e.new_messages += 1,
+            }
+            match rpc.kind {
+                Kind::Call => e.calls += 1,
+                Kind::Cast | Kind::Fanout | Kind::Notify => e.casts += 1,
+                Kind::Reply | Kind::Ack => {}
+            }
+        }
+        if rpc.driver != Driver::ImplZmq {
+            facts.new_messages += 1;
+            return;
+        }
+        if facts.messages.len() >= MAX_MESSAGES {
+            facts.messages_dropped += 1;
+            return;
+        }
+        let Some(queue) = rpc.topic.clone() else {
+            return;
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        if let Some(last) = msg.frames.last() {
+            msg.kept(last).hash(&mut hasher);
+        }
+        facts.messages.push(WireMessage {
+            ts: msg.ts,
+            conn: conn.label(),
+            src,
+            dst,
+            kind: rpc.kind,
+            host: queue_host(&queue).map(str::to_string),
+            queue,
+            method: rpc.method.clone(),
+            msg_id: rpc.msg_id.clone(),
+            reply_topic: rpc.reply_topic.clone(),
+            body_hash: hasher.finish(),
+        });
+    }
+}
+
+impl OsloSink for Collector {
+    fn zmtp(&mut self, conn: &Connection, event: &ZmtpEvent<'_>, rpc: Option<&Rpc>) {
+        if let (ZmtpEvent::Message(msg), Some(rpc)) = (event, rpc) {
+            self.message(conn, msg, rpc);
+        }
+    }
+
+    fn rpc(&mut self, event: &RpcEvent) {
+        match event {
+            RpcEvent::Call(call) => {
+                self.facts.calls_answered += 1;
+                if let Some(e) = self.facts.endpoint(call.server) {
+                    e.answered += 1;
+                }
+            }
+            RpcEvent::Timeout(t) => {
+                self.facts.calls_unanswered += 1;
+                if let Some(e) = self.facts.endpoint(t.server) {
+                    e.unanswered_calls += 1;
+                    if e.unanswered_samples.len() < MAX_UNANSWERED {
+                        e.unanswered_samples.push(Unanswered {
+                            at: Sighting {
+                                conn: t.conn.clone(),
+                                ts: t.request_ts,
+                            },
+                            topic: t.topic.clone(),
+                            method: t.method.clone(),
+                            waited_ns: t.waited_ns,
+                        });
+                    }
+                }
+            }
+            RpcEvent::Forward(_) => {}
+        }
+    }
+
+    fn retired(&mut self, conn: &Connection, summary: &ConnSummary) {
+        let facts = &mut self.facts;
+        facts.connections += 1;
+        facts.see(conn.first_ts);
+        facts.see(conn.last_ts);
+        let history = conn.history.as_str();
+        let server_spoke = history.chars().any(|c| c.is_ascii_lowercase());
+        // Decoded and heard from: a refused SYN on an rpc port is neither.
+        let spoke_zmtp = summary.socket_type.iter().any(Option::is_some)
+            || summary.counters.iter().any(|c| c.messages > 0);
+        if summary.decoded && spoke_zmtp {
+            facts.zmtp_connections += 1;
+        }
+        let at = Sighting {
+            conn: conn.label(),
+            ts: conn.first_ts,
+        };
+        let Some(e) = facts.endpoint(conn.server) else {
+            return;
+        };
+        e.attempts += 1;
+        if e.attempt_times.len() < MAX_ATTEMPT_TIMES {
+            e.attempt_times.push(conn.first_ts);
+        }
+        if e.clients.len() < MAX_CLIENTS {
+            e.clients.insert(conn.client.ip());
+        }
+        if history.starts_with('S') && history.contains('r') && !history.contains('h') {
+            e.refused += 1;
+            e.first_refused.get_or_insert(at.clone());
+        } else if history.starts_with('S') && !server_spoke && !conn.midstream {
+            e.unanswered += 1;
+            e.first_unanswered.get_or_insert(at.clone());
+        } else if history.contains('h') || conn.midstream {
+            e.accepted += 1;
+            e.first_accepted.get_or_insert(at.clone());
+        }
+        if let Some(what) = summary.not_zmtp.filter(|_| !summary.decoded) {
+            e.not_zmtp.get_or_insert((what, at.clone()));
+        }
+        if let [Some(client), Some(server)] = &summary.socket_type {
+            e.socket_pairs
+                .entry((client.clone(), server.clone()))
+                .or_insert(at);
+        }
+    }
+}
+
+impl Progress for Collector {}
+
+/// The ports decoded as ZeroMQ without proof: the legacy default and
+/// what the configs declare (elsewhere ZMTP is recognised by its bytes).
+pub fn decode_ports(declared: &BTreeSet<u16>) -> PortSet {
+    let mut spec: Vec<String> = vec!["9501".into()];
+    spec.extend(declared.iter().map(u16::to_string));
+    spec.join(",").parse().unwrap_or_default()
+}
+
+/// Read one capture through the whole pipeline.
+pub fn read(path: &Path, ports: PortSet) -> Result<WireFacts, DoctorError> {
+    let name = path.display().to_string();
+    let mut source = FileSource::open(&name).map_err(|e| DoctorError::Capture {
+        path: name.clone(),
+        message: e.to_string(),
+    })?;
+    let oslo = OsloDecoder::new(
+        OsloConfig {
+            keep_args: false,
+            ..OsloConfig::default()
+        },
+        Collector {
+            facts: WireFacts {
+                path: name.clone(),
+                ..WireFacts::default()
+            },
+        },
+    );
+    let mut decoder = ZmtpDecoder::new(ports, true, DecoderLimits::default(), oslo);
+    let mut engine = Engine::new(TcpConfig::default(), None);
+    let result = engine.run(&mut source, &mut decoder);
+    let mut oslo = decoder.into_sink();
+    oslo.finish();
+    let mut facts = std::mem::take(&mut oslo.sink_mut().facts);
+    facts.packets = engine.stats().packets.packets;
+    facts.truncated = source.end_warning();
+    result.map_err(|e| DoctorError::Capture {
+        path: name,
+        message: e.to_string(),
+    })?;
+    Ok(facts)
+}

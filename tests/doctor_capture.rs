@@ -1,0 +1,316 @@
+//! `zmqtrace doctor -r`: the capture checks and the log/capture
+//! cross-reference on real failures of the legacy driver, recorded with
+//! captures/tools/record_doctor.py (oslo.messaging 1.10.0, a real
+//! zmq-receiver per node, real haproxy and iptables where the scenario
+//! needs them). Each fixture holds the capture, every node's configs, ring,
+//! hosts table and DEBUG logs, and `events.jsonl`: what the processes did,
+//! written by them, never from the capture. Expected endpoints and
+//! connections below come from that file and the scenario's definition.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const FIX: &str = "tests/fixtures/doctor";
+const NODES: [&str; 3] = ["controller", "compute1", "compute2"];
+
+fn doctor(scenario: &str, extra: &[&str]) -> Output {
+    let dir = format!("{FIX}/capture_{scenario}");
+    let mut args: Vec<String> = vec!["doctor".into()];
+    for n in NODES {
+        args.push("--node".into());
+        args.push(format!("{n}={dir}/{n}"));
+    }
+    args.extend(["-r".into(), format!("{dir}/capture.pcap")]);
+    args.extend(["-o".into(), "jsonl".into()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
+        .args(&args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run zmqtrace")
+}
+
+fn findings(o: &Output) -> Vec<Value> {
+    assert!(
+        o.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|v: &Value| v["event"] == "finding")
+        .collect()
+}
+
+fn one<'a>(all: &'a [Value], id: &str) -> &'a Value {
+    let hits: Vec<&Value> = all.iter().filter(|f| f["id"] == id).collect();
+    assert_eq!(hits.len(), 1, "one {id} expected in {all:#?}");
+    hits[0]
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_default().to_string()
+}
+
+/// What the generating processes logged.
+fn events(scenario: &str) -> Vec<Value> {
+    let path = format!(
+        "{}/{FIX}/capture_{scenario}/events.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(path)
+        .expect("events.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event"))
+        .collect()
+}
+
+/// The connection label of the first message a process handed to a PUSH
+/// socket towards `dst`.
+fn first_send_to(evs: &[Value], dst: &str) -> String {
+    let e = evs
+        .iter()
+        .find(|e| e["ev"] == "send" && e["dst"] == dst)
+        .unwrap_or_else(|| panic!("no send to {dst}"));
+    format!("{}>{dst}", text(e, "src"))
+}
+
+fn capture_evidence(f: &Value) -> Vec<&Value> {
+    f["evidence"]
+        .as_array()
+        .map(|a| a.iter().filter(|e| e.get("conn").is_some()).collect())
+        .unwrap_or_default()
+}
+
+fn severity_rank(s: &str) -> u8 {
+    match s {
+        "critical" => 3,
+        "error" => 2,
+        "warning" => 1,
+        _ => 0,
+    }
+}
+
+#[test]
+fn a_clean_run_with_its_capture_and_logs_has_nothing_above_info() {
+    let o = doctor("clean", &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let all = findings(&o);
+    for f in &all {
+        assert_eq!(f["severity"], "info", "{f:#}");
+    }
+    let evs = events("clean");
+    let calls = evs
+        .iter()
+        .filter(|e| e["ev"] == "api" && e["op"] == "call")
+        .count();
+    assert!(evs
+        .iter()
+        .all(|e| e["ev"] != "api" || e.get("error").is_none()));
+    let read = one(&all, "capture-read");
+    assert!(
+        text(read, "title").contains(&format!("{calls} calls ({calls} answered)")),
+        "{read:#}"
+    );
+}
+
+#[test]
+fn a_receiver_that_is_not_running_is_refused_connections() {
+    let o = doctor("receiver_down", &[]);
+    assert_eq!(o.status.code(), Some(3));
+    let all = findings(&o);
+    let f = one(&all, "capture-connection-refused");
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["node"], "compute2");
+    assert!(
+        text(f, "title").contains("compute2 (10.0.21.3:9501)"),
+        "{f:#}"
+    );
+    let evs = events("receiver_down");
+    let conn = first_send_to(&evs, "10.0.21.3:9501");
+    let ev = capture_evidence(f);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0]["conn"], conn.as_str());
+    assert_eq!(ev[0]["capture"], "capture.pcap");
+    assert!(text(f, "fix").contains("start oslo-messaging-zmq-receiver on compute2"));
+    // No receiver process wrote a ready line for compute2.
+    assert!(!evs
+        .iter()
+        .any(|e| e["process"] == "compute2/receiver" && e["ev"] == "ready"));
+
+    // The controller's DEBUG log says it sent the fanout copy to compute2.
+    let f = one(&all, "log-send-not-on-wire");
+    assert_eq!(f["node"], "controller");
+    assert!(text(f, "title").contains("'fanout~compute.compute2' on compute2"));
+    let log = &f["evidence"][0];
+    assert!(text(log, "file").ends_with("controller/nova-api.log"));
+    assert!(text(log, "text").contains("Sending message(s) to: "));
+    assert_eq!(capture_evidence(f)[0]["conn"], conn.as_str());
+    assert!(text(f, "fix").contains("refused"));
+}
+
+#[test]
+fn without_configs_the_capture_alone_still_names_the_endpoint() {
+    let dir = format!("{FIX}/capture_receiver_down");
+    let o = Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
+        .args([
+            "doctor",
+            "-r",
+            &format!("{dir}/capture.pcap"),
+            "-o",
+            "jsonl",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run zmqtrace");
+    assert_eq!(o.status.code(), Some(3));
+    let all = findings(&o);
+    let f = one(&all, "capture-connection-refused");
+    assert!(text(f, "title").contains("10.0.21.3:9501"), "{f:#}");
+    assert!(f.get("node").is_none());
+}
+
+#[test]
+fn replies_asked_for_on_localhost_are_critical() {
+    let o = doctor("reply_localhost", &[]);
+    assert_eq!(o.status.code(), Some(3));
+    let all = findings(&o);
+    let f = one(&all, "capture-reply-to-localhost");
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["node"], "controller");
+    let evs = events("reply_localhost");
+    let failed = evs
+        .iter()
+        .filter(|e| e["ev"] == "api" && e["op"] == "call" && e.get("error").is_some())
+        .count();
+    assert_eq!(failed, 4);
+    assert!(
+        text(f, "title").contains("'zmq_replies.localhost'"),
+        "{f:#}"
+    );
+    assert!(text(f, "title").contains(&format!("({failed} calls)")));
+    assert!(text(f, "fix").contains("rpc_zmq_host on controller"));
+    // The callee's attempt to reach its own loopback is the evidence, not a
+    // "start a receiver on localhost" finding.
+    let ev = capture_evidence(f);
+    assert!(ev
+        .iter()
+        .any(|e| text(e, "conn").ends_with(">127.0.0.1:9501")));
+    assert!(!all.iter().any(|f| f["id"] == "capture-connection-refused"));
+    // Nor is a call counted against the callees that did answer.
+    assert!(!all.iter().any(|f| f["id"] == "capture-receiver-silent"));
+}
+
+#[test]
+fn a_receiver_without_consumer_answers_no_call() {
+    let o = doctor("name_mismatch", &[]);
+    assert_eq!(o.status.code(), Some(3));
+    let all = findings(&o);
+    let f = one(&all, "capture-receiver-silent");
+    assert_eq!(f["node"], "compute2");
+    assert!(text(f, "title").contains("compute2 (10.0.23.3:9501)"));
+    assert!(text(f, "fix").contains("'compute2.example.com'"));
+    let evs = events("name_mismatch");
+    let conn = evs
+        .iter()
+        .filter(|e| e["ev"] == "send" && e["dst"] == "10.0.23.3:9501")
+        .find(|e| {
+            e["frames"][1] == "compute.compute2"
+                && e["frames"][3]
+                    .as_str()
+                    .is_some_and(|b| b.contains("-reply"))
+        })
+        .map(|e| format!("{}>10.0.23.3:9501", text(e, "src")))
+        .expect("the call to compute2");
+    assert_eq!(capture_evidence(f)[0]["conn"], conn.as_str());
+
+    let f = one(&all, "capture-queue-host-mismatch");
+    assert!(text(f, "title").contains("'compute.compute2'"));
+    assert!(f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| text(e, "file").ends_with("compute2/nova.conf") && e["line"] == 3));
+}
+
+#[test]
+fn syns_dropped_by_a_firewall() {
+    let o = doctor("firewall", &[]);
+    assert_eq!(o.status.code(), Some(3));
+    let all = findings(&o);
+    let f = one(&all, "capture-syn-unanswered");
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["node"], "compute2");
+    assert!(text(f, "fix").contains("allow TCP port 9501 to 10.0.24.3"));
+    let evs = events("firewall");
+    assert_eq!(
+        capture_evidence(f)[0]["conn"],
+        first_send_to(&evs, "10.0.24.3:9501").as_str()
+    );
+    assert!(text(one(&all, "log-send-not-on-wire"), "fix").contains("dropped"));
+    assert!(!all.iter().any(|f| f["id"] == "capture-connection-refused"));
+}
+
+#[test]
+fn haproxy_forwarding_to_a_port_nobody_listens_on() {
+    let o = doctor("haproxy_backend", &[]);
+    assert_eq!(o.status.code(), Some(3));
+    let all = findings(&o);
+    let f = one(&all, "haproxy-backend-refused");
+    assert!(text(f, "title").contains("to 10.0.25.3:9500"), "{f:#}");
+    let ev = f["evidence"].as_array().unwrap();
+    assert!(ev
+        .iter()
+        .any(|e| text(e, "file").ends_with("compute2/haproxy.cfg") && e["line"] == 14));
+    assert!(ev
+        .iter()
+        .any(|e| text(e, "conn").ends_with(">10.0.25.3:9500")));
+    assert!(text(f, "fix").contains("rpc_zmq_port = 9502: make it 9500"));
+    // The sender's lost fanout copy: haproxy accepted and closed.
+    let f = one(&all, "log-send-not-on-wire");
+    assert!(text(f, "fix").contains("haproxy-backend-refused"));
+}
+
+#[test]
+fn fanouts_that_reach_only_the_first_host() {
+    let o = doctor("fanout_first", &[]);
+    assert_eq!(o.status.code(), Some(3));
+    let all = findings(&o);
+    let f = one(&all, "capture-fanout-first-host-only");
+    assert!(f["refs"].as_array().unwrap().iter().any(|r| r == "FM18"));
+    assert!(text(f, "title").contains("reach only compute1 of the 2 hosts"));
+    assert!(text(f, "fix").contains("1.4.0"));
+    // The generating side: one fanout, one copy handed to libzmq.
+    let evs = events("fanout_first");
+    let copies = evs
+        .iter()
+        .filter(|e| {
+            e["ev"] == "send"
+                && e["frames"][1]
+                    .as_str()
+                    .is_some_and(|q| q.starts_with("fanout~"))
+        })
+        .count();
+    assert_eq!(copies, 1);
+}
+
+#[test]
+fn every_scenario_reports_its_worst_first() {
+    for s in [
+        "receiver_down",
+        "reply_localhost",
+        "name_mismatch",
+        "firewall",
+        "haproxy_backend",
+        "fanout_first",
+    ] {
+        let all = findings(&doctor(s, &[]));
+        let ranks: Vec<u8> = all
+            .iter()
+            .map(|f| severity_rank(f["severity"].as_str().unwrap_or("")))
+            .collect();
+        assert!(ranks.windows(2).all(|w| w[0] >= w[1]), "{s}: {ranks:?}");
+    }
+}
