@@ -656,6 +656,19 @@ fn print_troubleshooting_examples() {
         "=== route consoleauth (after)\n{}",
         loaded.route("consoleauth", Some("ctl1")).to_table()
     );
+    let d = "tests/fixtures/doctor/capture_receiver_down";
+    let with_capture = Inputs {
+        nodes: ["controller", "compute1", "compute2"]
+            .iter()
+            .map(|n| (n.to_string(), PathBuf::from(format!("{d}/{n}"))))
+            .collect(),
+        captures: vec![PathBuf::from(format!("{d}/capture.pcap"))],
+        ..Inputs::default()
+    };
+    println!(
+        "=== table (receiver down, with its capture)\n{}",
+        run(&with_capture).to_table()
+    );
 }
 
 /// Every fixture's table, to read the doctor's wording:
@@ -720,6 +733,17 @@ fn troubleshooting_guide_shows_current_output() {
             .route("consoleauth", Some("ctl1"))
             .to_table(),
     ];
+    // Section 7: a real run with compute2's receiver down, and its capture.
+    let d = "tests/fixtures/doctor/capture_receiver_down";
+    let with_capture = Inputs {
+        nodes: ["controller", "compute1", "compute2"]
+            .iter()
+            .map(|n| (n.to_string(), PathBuf::from(format!("{d}/{n}"))))
+            .collect(),
+        captures: vec![PathBuf::from(format!("{d}/capture.pcap"))],
+        ..Inputs::default()
+    };
+    let shown = shown.into_iter().chain([run(&with_capture).to_table()]);
     for text in shown {
         assert!(
             doc.contains(text.trim_end()),
