@@ -314,3 +314,53 @@ fn every_scenario_reports_its_worst_first() {
         assert!(ranks.windows(2).all(|w| w[0] >= w[1]), "{s}: {ranks:?}");
     }
 }
+
+#[test]
+fn a_log_in_another_time_zone_is_lined_up_with_the_capture() {
+    // The controller's log as a host two hours east of UTC writes it.
+    let dir = format!("{FIX}/capture_receiver_down");
+    let log = std::fs::read_to_string(format!(
+        "{}/{dir}/controller/nova-api.log",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let shifted: String = log
+        .lines()
+        .map(
+            |l| match l.get(11..13).and_then(|h| h.parse::<u32>().ok()) {
+                Some(hour) if l.starts_with("20") => {
+                    assert!(hour < 22, "the fixture's times stay within the day");
+                    format!("{}{:02}{}\n", &l[..11], hour + 2, &l[13..])
+                }
+                // A continuation line (pformat output spans lines).
+                _ => format!("{l}\n"),
+            },
+        )
+        .collect();
+    let tmp = std::env::temp_dir().join(format!("zmqtrace-tz-{}.log", std::process::id()));
+    std::fs::write(&tmp, shifted).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
+        .args([
+            "doctor",
+            "--hosts",
+            &format!("{dir}/controller/hosts"),
+            "--log",
+            tmp.to_str().unwrap(),
+            "-r",
+            &format!("{dir}/capture.pcap"),
+            "-o",
+            "jsonl",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run zmqtrace");
+    let _ = std::fs::remove_file(&tmp);
+    let all = findings(&o);
+    let f = one(&all, "log-send-not-on-wire");
+    assert!(
+        text(f, "title").contains("(log clock read as UTC+2h00)"),
+        "{f:#}"
+    );
+    assert!(text(f, "title").contains("'fanout~compute.compute2' on compute2"));
+    assert!(text(f, "fix").contains("refused"));
+}

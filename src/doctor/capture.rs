@@ -218,13 +218,18 @@ pub fn run(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
     let declared = declared_ports(c);
     for facts in captures {
         overview(facts, out);
+        let loopback_replies = asks_replies_on_loopback(facts);
+        let mut calls_to: BTreeMap<SocketAddr, Vec<&WireMessage>> = BTreeMap::new();
+        for m in facts.messages.iter().filter(|m| m.kind == Kind::Call) {
+            calls_to.entry(m.dst).or_default().push(m);
+        }
         for (addr, e) in &facts.endpoints {
             let backend = backends.iter().find(|(a, _)| a == addr).map(|(_, b)| b);
-            refused(c, facts, *addr, e, backend, out);
+            refused(c, facts, *addr, e, backend, loopback_replies, out);
             unanswered(c, facts, *addr, e, out);
             not_zmtp(c, facts, *addr, e, out);
             socket_types(c, facts, *addr, e, out);
-            silent(c, facts, *addr, e, out);
+            silent(c, facts, &calls_to, *addr, e, out);
             undeclared_port(c, facts, *addr, e, &declared, out);
         }
         replies(c, facts, out);
@@ -307,12 +312,13 @@ fn refused(
     addr: SocketAddr,
     e: &Endpoint,
     backend: Option<&Backend<'_>>,
+    loopback_replies: bool,
     out: &mut Findings,
 ) {
     let Some(first) = &e.first_refused else {
         return;
     };
-    if addr.ip().is_loopback() && asks_replies_on_loopback(facts) {
+    if addr.ip().is_loopback() && loopback_replies {
         // Callees sending replies to their own loopback: reported as
         // `capture-reply-to-localhost`, with this connection as evidence.
         return;
@@ -585,7 +591,14 @@ fn socket_types(
 
 /// A receiver that takes messages and never answers a call (DOC-P06,
 /// FM07/09/14): the queue reaches the node, no consumer reads it.
-fn silent(c: &Cluster<'_>, facts: &WireFacts, addr: SocketAddr, e: &Endpoint, out: &mut Findings) {
+fn silent(
+    c: &Cluster<'_>,
+    facts: &WireFacts,
+    calls_to: &BTreeMap<SocketAddr, Vec<&WireMessage>>,
+    addr: SocketAddr,
+    e: &Endpoint,
+    out: &mut Findings,
+) {
     if e.answered > 0 || e.calls == 0 {
         return;
     }
@@ -595,11 +608,7 @@ fn silent(c: &Cluster<'_>, facts: &WireFacts, addr: SocketAddr, e: &Endpoint, ou
     // Calls whose reply was asked for on a loopback name are explained by
     // `capture-reply-to-localhost`; calls cut by the end of the capture
     // prove nothing.
-    let requests: Vec<&WireMessage> = facts
-        .messages
-        .iter()
-        .filter(|m| m.dst == addr && m.kind == Kind::Call)
-        .collect();
+    let requests: Vec<&WireMessage> = calls_to.get(&addr).cloned().unwrap_or_default();
     let sane = |m: &WireMessage| {
         !m.reply_topic
             .as_deref()
@@ -889,7 +898,9 @@ fn fanouts(c: &Cluster<'_>, facts: &WireFacts, out: &mut Findings) {
             continue;
         };
         let host = m.host.clone().unwrap_or_default();
-        match groups.iter_mut().rev().find(|g| {
+        // The copies of one fanout are sent back to back: look only at the
+        // latest groups.
+        match groups.iter_mut().rev().take(64).find(|g| {
             g.topic == topic
                 && g.first.src.ip() == m.src.ip()
                 && g.first.body_hash == m.body_hash
@@ -1090,29 +1101,52 @@ fn shifted(ts: Timestamp, offset_s: i64) -> Timestamp {
     Timestamp::from_nanos(n.clamp(0, i128::from(u64::MAX)) as u64)
 }
 
-/// Messages on the wire with this queue near `ts`.
-fn on_wire(messages: &[&WireMessage], queue: &str, ts: Timestamp) -> bool {
-    let lo = ts.as_nanos().saturating_sub(LOG_BEFORE_NS);
-    let hi = ts.as_nanos().saturating_add(LOG_AFTER_NS);
-    let start = messages.partition_point(|m| m.ts.as_nanos() < lo);
-    messages
-        .get(start..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|m| m.ts.as_nanos() <= hi)
-        .any(|m| m.queue == queue)
+/// Times per queue, sorted: "was there one near t?" in O(log n), however
+/// busy the queue (a storm of 10,000 messages a second stays cheap).
+#[derive(Default)]
+struct TimesByQueue<'a> {
+    times: std::collections::HashMap<&'a str, Vec<u64>>,
+}
+
+impl<'a> TimesByQueue<'a> {
+    fn new(items: impl Iterator<Item = (&'a str, Timestamp)>) -> Self {
+        let mut times: std::collections::HashMap<&'a str, Vec<u64>> = Default::default();
+        for (q, ts) in items {
+            times.entry(q).or_default().push(ts.as_nanos());
+        }
+        for v in times.values_mut() {
+            v.sort_unstable();
+        }
+        TimesByQueue { times }
+    }
+
+    /// One in `[ts - before, ts + after]`?
+    fn near(&self, queue: &str, ts: Timestamp, before: u64, after: u64) -> bool {
+        let Some(v) = self.times.get(queue) else {
+            return false;
+        };
+        let lo = ts.as_nanos().saturating_sub(before);
+        let hi = ts.as_nanos().saturating_add(after);
+        let i = v.partition_point(|&t| t < lo);
+        v.get(i).is_some_and(|&t| t <= hi)
+    }
+}
+
+/// Messages on the wire with this queue near a logged send at `ts`.
+fn on_wire(wire: &TimesByQueue<'_>, queue: &str, ts: Timestamp) -> bool {
+    wire.near(queue, ts, LOG_BEFORE_NS, LOG_AFTER_NS)
 }
 
 /// The log's clock relative to the capture's, in seconds: log times are
 /// local time without a zone, so try every offset a zone can have and
 /// keep the one under which the most logged sends are on the wire.
-fn clock_offset(sends: &[LoggedSend<'_>], messages: &[&WireMessage]) -> Option<(i64, usize)> {
+fn clock_offset(sends: &[LoggedSend<'_>], wire: &TimesByQueue<'_>) -> Option<(i64, usize)> {
     let mut best: Option<(i64, usize)> = None;
     for quarter in -56i64..=56 {
         let offset = quarter * 900;
         let hits = sends
             .iter()
-            .filter(|s| on_wire(messages, s.queue, shifted(s.ts, offset)))
+            .filter(|s| on_wire(wire, s.queue, shifted(s.ts, offset)))
             .count();
         let better = match best {
             None => hits > 0,
@@ -1129,11 +1163,14 @@ fn clock_offset(sends: &[LoggedSend<'_>], messages: &[&WireMessage]) -> Option<(
 /// capture shows that its DEBUG log does not (the catalogue's log checks
 /// against the wire).
 fn logs_vs_wire(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
-    let mut messages: Vec<&WireMessage> = captures.iter().flat_map(|f| f.messages.iter()).collect();
+    let messages: Vec<(&WireFacts, &WireMessage)> = captures
+        .iter()
+        .flat_map(|f| f.messages.iter().map(move |m| (f, m)))
+        .collect();
     if messages.is_empty() {
         return;
     }
-    messages.sort_by_key(|m| m.ts);
+    let wire = TimesByQueue::new(messages.iter().map(|(_, m)| (m.queue.as_str(), m.ts)));
     for n in &c.nodes {
         let mut node_sends: Vec<LoggedSend<'_>> = Vec::new();
         for log in &n.node.logs {
@@ -1144,7 +1181,7 @@ fn logs_vs_wire(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
             let overlaps = sends
                 .iter()
                 .any(|s| captures.iter().any(|f| f.covers(s.ts, 0, 0)));
-            let found = clock_offset(&sends, &messages).or(overlaps.then_some((0, 0)));
+            let found = clock_offset(&sends, &wire).or(overlaps.then_some((0, 0)));
             let Some((offset, _)) = found else {
                 out.push(
                     Finding::new(
@@ -1172,7 +1209,7 @@ fn logs_vs_wire(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
                 .collect();
             let mut missing: BTreeMap<(&str, &str), Vec<&LoggedSend<'_>>> = BTreeMap::new();
             for s in &in_span {
-                if !on_wire(&messages, s.queue, s.ts) {
+                if !on_wire(&wire, s.queue, s.ts) {
                     missing.entry((s.queue, s.host)).or_default().push(s);
                 }
             }
@@ -1181,7 +1218,7 @@ fn logs_vs_wire(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
             }
             node_sends.extend(in_span);
         }
-        unlogged(c, n, &node_sends, &messages, captures, out);
+        unlogged(c, n, &node_sends, &messages, out);
     }
 }
 
@@ -1241,6 +1278,7 @@ fn not_on_wire(
     } else {
         why.map(str::to_string).unwrap_or_else(|| match ip {
         Some(ip) => format!("nothing from the sender to {ip} is in the capture: check that the capture point sees this node's traffic, and that the sender's PUSH socket connected (its log says 'Connecting to tcp://{host}:...')"),
+        None if c.hosts.is_none() && c.nodes.iter().all(|n| n.node.hosts.is_none()) && !c.system_resolver => format!("nothing for '{host}' is on the wire; give the hosts tables (--hosts, or each node's hosts file) or --resolve to see where the sender would connect"),
         None => format!("'{host}' does not resolve with the hosts tables given: the sender cannot connect (FM08); add it to DNS or /etc/hosts on every node"),
         })
     };
@@ -1282,8 +1320,7 @@ fn unlogged(
     c: &Cluster<'_>,
     n: &NodeView<'_>,
     sends: &[LoggedSend<'_>],
-    messages: &[&WireMessage],
-    captures: &[WireFacts],
+    messages: &[(&WireFacts, &WireMessage)],
     out: &mut Findings,
 ) {
     let (Some(lo), Some(hi)) = (
@@ -1296,28 +1333,19 @@ fn unlogged(
     if addrs.is_empty() {
         return;
     }
-    let mut queues: BTreeMap<&str, Vec<&WireMessage>> = BTreeMap::new();
-    for m in messages {
+    let logged = TimesByQueue::new(sends.iter().map(|s| (s.queue, s.ts)));
+    let mut queues: BTreeMap<&str, Vec<(&WireFacts, &WireMessage)>> = BTreeMap::new();
+    for &(f, m) in messages {
         if !addrs.contains(&m.src.ip()) || m.ts < lo || m.ts > hi {
             continue;
         }
-        let logged = sends.iter().any(|s| {
-            s.queue == m.queue
-                && s.ts.as_nanos().saturating_sub(LOG_AFTER_NS) <= m.ts.as_nanos()
-                && m.ts.as_nanos() <= s.ts.as_nanos().saturating_add(LOG_BEFORE_NS)
-        });
-        if !logged {
-            queues.entry(m.queue.as_str()).or_default().push(m);
+        // The log line comes before the message, by up to LOG_AFTER_NS.
+        if !logged.near(&m.queue, m.ts, LOG_AFTER_NS, LOG_BEFORE_NS) {
+            queues.entry(m.queue.as_str()).or_default().push((f, m));
         }
     }
     for (queue, ms) in queues {
-        let Some(first) = ms.first() else {
-            continue;
-        };
-        let facts = captures
-            .iter()
-            .find(|f| f.messages.iter().any(|x| std::ptr::eq(x, *first)));
-        let Some(facts) = facts else {
+        let Some(&(facts, first)) = ms.first() else {
             continue;
         };
         out.push(
@@ -1363,6 +1391,17 @@ mod tests {
         ] {
             assert_eq!(log_time(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn times_by_queue_finds_one_in_the_window_only() {
+        let t = |s: u64| Timestamp::from_secs_nanos(s, 0);
+        let idx = TimesByQueue::new([("a", t(10)), ("a", t(20)), ("b", t(15))].into_iter());
+        assert!(idx.near("a", t(12), 2 * SECOND, 0));
+        assert!(!idx.near("a", t(13), 2 * SECOND, 0));
+        assert!(idx.near("a", t(13), 0, 7 * SECOND));
+        assert!(!idx.near("c", t(10), SECOND, SECOND));
+        assert!(!idx.near("b", t(10), SECOND, SECOND));
     }
 
     #[test]

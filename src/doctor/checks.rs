@@ -2836,6 +2836,24 @@ fn consumers_vs_receiver(n: &NodeView<'_>, out: &mut Findings) {
 // ---------------------------------------------------------------------------
 
 fn inputs(c: &Cluster<'_>, out: &mut Findings) {
+    for n in &c.nodes {
+        for log in n.node.logs.iter().filter(|l| l.dropped > 0) {
+            out.push(
+                Finding::new(
+                    "input-log-cut",
+                    Info,
+                    format!(
+                        "{}: only the first {} of its {} lines that matter were examined",
+                        log.path,
+                        log.records.len(),
+                        log.records.len() as u64 + log.dropped
+                    ),
+                )
+                .fix("give the part of the log around the failure (for example the hour it happened) to have it all examined")
+                .node(n.name()),
+            );
+        }
+    }
     if let Some((n, s)) = c
         .legacy_services()
         .find(|(n, s)| s.matchmaker_kind() == "ring" && c.ring_of(n).is_none())
