@@ -364,3 +364,97 @@ fn a_log_in_another_time_zone_is_lined_up_with_the_capture() {
     assert!(text(f, "title").contains("'fanout~compute.compute2' on compute2"));
     assert!(text(f, "fix").contains("refused"));
 }
+
+/// A copy of a fixture's node directories, each file passed through `edit`.
+fn edited_copy(
+    scenario: &str,
+    tag: &str,
+    edit: impl Fn(&str, String) -> String,
+) -> std::path::PathBuf {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(FIX)
+        .join(format!("capture_{scenario}"));
+    let dst = std::env::temp_dir().join(format!("zmqtrace-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dst);
+    for n in NODES {
+        std::fs::create_dir_all(dst.join(n)).unwrap();
+        for e in std::fs::read_dir(src.join(n)).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_str().unwrap().to_string();
+            let text = std::fs::read_to_string(&p).unwrap();
+            std::fs::write(dst.join(n).join(&name), edit(&name, text)).unwrap();
+        }
+    }
+    std::fs::copy(src.join("capture.pcap"), dst.join("capture.pcap")).unwrap();
+    dst
+}
+
+fn doctor_in(dir: &std::path::Path) -> Vec<Value> {
+    let mut args: Vec<String> = vec!["doctor".into()];
+    for n in NODES {
+        args.push("--node".into());
+        args.push(format!("{n}={}", dir.join(n).display()));
+    }
+    args.extend(["-r".into(), dir.join("capture.pcap").display().to_string()]);
+    args.extend(["-o".into(), "jsonl".into()]);
+    let o = Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
+        .args(&args)
+        .output()
+        .expect("run zmqtrace");
+    findings(&o)
+}
+
+#[test]
+fn zeromq_on_a_port_no_config_given_declares() {
+    // The configs handed to doctor are not the ones that ran: they say 9600.
+    let dir = edited_copy("clean", "port", |name, text| {
+        if name.ends_with(".conf") {
+            text.replace("rpc_zmq_port = 9501", "rpc_zmq_port = 9600")
+        } else {
+            text
+        }
+    });
+    let all = doctor_in(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let hits: Vec<&Value> = all
+        .iter()
+        .filter(|f| f["id"] == "capture-port-undeclared")
+        .collect();
+    // Every receiver of the run got messages on 9501.
+    assert_eq!(hits.len(), 3, "{all:#?}");
+    for f in hits {
+        assert_eq!(f["severity"], "warning");
+        assert!(text(f, "title").contains("on port 9501"));
+        assert!(text(f, "title").contains("(they declare 9600)"));
+    }
+}
+
+#[test]
+fn messages_of_a_node_its_debug_log_does_not_announce() {
+    // The controller's log without its sends to compute2: as if another
+    // process on the controller had sent them.
+    let dir = edited_copy("clean", "unlogged", |name, text| {
+        if name == "nova-api.log" {
+            text.lines()
+                .filter(|l| !l.contains("Sending message(s) to: [('compute.compute2'"))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        } else {
+            text
+        }
+    });
+    let all = doctor_in(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let f = one(&all, "wire-send-not-logged");
+    assert_eq!(f["node"], "controller");
+    assert_eq!(f["severity"], "warning");
+    assert!(text(f, "title").contains("to 'compute.compute2'"), "{f:#}");
+    let evs = events("clean");
+    let conn = evs
+        .iter()
+        .find(|e| e["ev"] == "send" && e["frames"][1] == "compute.compute2")
+        .map(|e| format!("{}>{}", text(e, "src"), text(e, "dst")))
+        .unwrap();
+    assert_eq!(capture_evidence(f)[0]["conn"], conn.as_str());
+    assert!(!all.iter().any(|f| f["id"] == "log-send-not-on-wire"));
+}

@@ -1173,6 +1173,7 @@ fn logs_vs_wire(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
     let wire = TimesByQueue::new(messages.iter().map(|(_, m)| (m.queue.as_str(), m.ts)));
     for n in &c.nodes {
         let mut node_sends: Vec<LoggedSend<'_>> = Vec::new();
+        let mut span: Option<(Timestamp, Timestamp)> = None;
         for log in &n.node.logs {
             let sends = logged_sends(log);
             if sends.is_empty() {
@@ -1199,26 +1200,42 @@ fn logs_vs_wire(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
                 );
                 continue;
             };
-            let in_span: Vec<LoggedSend<'_>> = sends
+            let sends: Vec<LoggedSend<'_>> = sends
                 .into_iter()
                 .map(|s| LoggedSend {
                     ts: shifted(s.ts, offset),
                     ..s
                 })
-                .filter(|s| captures.iter().any(|f| f.covers(s.ts, 0, LOG_AFTER_NS)))
                 .collect();
+            // Only sends the capture had time to show are judged.
             let mut missing: BTreeMap<(&str, &str), Vec<&LoggedSend<'_>>> = BTreeMap::new();
-            for s in &in_span {
-                if !on_wire(&wire, s.queue, s.ts) {
+            for s in &sends {
+                if captures.iter().any(|f| f.covers(s.ts, 0, LOG_AFTER_NS))
+                    && !on_wire(&wire, s.queue, s.ts)
+                {
                     missing.entry((s.queue, s.host)).or_default().push(s);
                 }
             }
             for ((queue, host), sends) in missing {
                 not_on_wire(c, n, captures, queue, host, &sends, offset, out);
             }
-            node_sends.extend(in_span);
+            node_sends.extend(sends);
+            // The log's own span: every dated line it kept, not only sends.
+            for ts in log
+                .records
+                .iter()
+                .filter_map(|r| r.time.as_deref().and_then(log_time))
+            {
+                let ts = shifted(ts, offset);
+                span = Some(match span {
+                    None => (ts, ts),
+                    Some((a, b)) => (a.min(ts), b.max(ts)),
+                });
+            }
         }
-        unlogged(c, n, &node_sends, &messages, out);
+        if let Some(span) = span {
+            unlogged(c, n, span, &node_sends, &messages, out);
+        }
     }
 }
 
@@ -1319,16 +1336,11 @@ fn not_on_wire(
 fn unlogged(
     c: &Cluster<'_>,
     n: &NodeView<'_>,
+    (lo, hi): (Timestamp, Timestamp),
     sends: &[LoggedSend<'_>],
     messages: &[(&WireFacts, &WireMessage)],
     out: &mut Findings,
 ) {
-    let (Some(lo), Some(hi)) = (
-        sends.iter().map(|s| s.ts).min(),
-        sends.iter().map(|s| s.ts).max(),
-    ) else {
-        return;
-    };
     let addrs: BTreeSet<IpAddr> = c.addresses(n).into_iter().map(|(ip, _)| ip).collect();
     if addrs.is_empty() {
         return;
@@ -1353,7 +1365,7 @@ fn unlogged(
                 "wire-send-not-logged",
                 Severity::Warning,
                 format!(
-                    "{} from {} to '{queue}' are on the wire but in none of its logs, which log every other send",
+                    "{} from {} to '{queue}' on the wire, in none of its logs, which log every other send",
                     plural(ms.len() as u64, "message", "messages"),
                     n.name()
                 ),
