@@ -458,3 +458,22 @@ fn messages_of_a_node_its_debug_log_does_not_announce() {
     assert_eq!(capture_evidence(f)[0]["conn"], conn.as_str());
     assert!(!all.iter().any(|f| f["id"] == "log-send-not-on-wire"));
 }
+
+#[test]
+fn a_capture_that_cannot_be_read_is_one_sentence_and_status_1() {
+    for (path, says) in [
+        ("tests/fixtures/doctor/no-such.pcap", "cannot read"),
+        ("Cargo.toml", "is not a pcap or pcapng capture"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
+            .args(["doctor", "-r", path])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run zmqtrace");
+        assert_eq!(o.status.code(), Some(1), "{path}");
+        assert!(o.stdout.is_empty());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+}
