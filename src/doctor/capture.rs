@@ -6,8 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 
+use super::checks::{count, is_loopback_name};
 use super::config::HaproxyServer;
 use super::logs::{LogEvent, LogFile, LogRecord};
+use super::matchmaker::Simulator;
 use super::model::{Cluster, NodeView, Resolved};
 use super::wire::{queue_host, Endpoint, Sighting, WireFacts, WireMessage};
 use super::{Evidence, Finding, Findings, Severity};
@@ -47,15 +49,13 @@ fn compatible(a: &str, b: &str) -> bool {
         || pair("SCATTER", "GATHER")
 }
 
-fn is_loopback_host(h: &str) -> bool {
-    let h = h.trim().to_ascii_lowercase();
-    h == "localhost"
-        || h.starts_with("localhost.")
-        || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+/// A call that asks for its reply on a loopback name (`zmq_replies.localhost`).
+fn asks_reply_on_loopback(m: &WireMessage) -> bool {
+    m.kind == Kind::Call
+        && m.reply_topic
+            .as_deref()
+            .and_then(queue_host)
+            .is_some_and(is_loopback_name)
 }
 
 fn seconds(ns: u64) -> String {
@@ -70,6 +70,10 @@ fn ev(facts: &WireFacts, at: &Sighting) -> Evidence {
     Evidence::capture(facts.name(), &at.conn, at.ts)
 }
 
+fn ev_msg(facts: &WireFacts, m: &WireMessage) -> Evidence {
+    Evidence::capture(facts.name(), &m.conn, m.ts)
+}
+
 /// What the configs say about an address: the node's name and its label
 /// for sentences (`compute2 (127.0.21.3:9501)`).
 struct Who<'c, 'a> {
@@ -78,29 +82,30 @@ struct Who<'c, 'a> {
 }
 
 fn who<'c, 'a>(c: &'c Cluster<'a>, addr: SocketAddr) -> Who<'c, 'a> {
-    let node = c.node_at(addr.ip());
-    let name = node
-        .map(|n| n.name().to_string())
-        .filter(|n| n != super::LOOSE_NODE)
-        .or_else(|| reverse_name(c, addr.ip()));
-    let label = match name {
-        Some(n) => format!("{n} ({addr})"),
-        None => addr.to_string(),
-    };
-    Who { node, label }
+    Who {
+        node: c.node_at(addr.ip()),
+        label: labelled(name_of(c, addr.ip()), addr),
+    }
 }
 
 /// `controller (10.0.0.1)` or `10.0.0.1`: a host by its address.
 fn host_label(c: &Cluster<'_>, ip: IpAddr) -> String {
-    let name = c
-        .node_at(ip)
+    labelled(name_of(c, ip), ip)
+}
+
+fn labelled(name: Option<String>, addr: impl std::fmt::Display) -> String {
+    match name {
+        Some(n) => format!("{n} ({addr})"),
+        None => addr.to_string(),
+    }
+}
+
+/// The name of the host at `ip`: its node's, else its hosts-table name.
+fn name_of(c: &Cluster<'_>, ip: IpAddr) -> Option<String> {
+    c.node_at(ip)
         .map(|n| n.name().to_string())
         .filter(|n| n != super::LOOSE_NODE)
-        .or_else(|| reverse_name(c, ip));
-    match name {
-        Some(n) => format!("{n} ({ip})"),
-        None => ip.to_string(),
-    }
+        .or_else(|| reverse_name(c, ip))
 }
 
 /// A name the hosts tables give this address.
@@ -218,7 +223,7 @@ pub fn run(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
     let declared = declared_ports(c);
     for facts in captures {
         overview(facts, out);
-        let loopback_replies = asks_replies_on_loopback(facts);
+        let loopback_replies = facts.messages.iter().any(asks_reply_on_loopback);
         let mut calls_to: BTreeMap<SocketAddr, Vec<&WireMessage>> = BTreeMap::new();
         for m in facts.messages.iter().filter(|m| m.kind == Kind::Call) {
             calls_to.entry(m.dst).or_default().push(m);
@@ -254,26 +259,39 @@ fn overview(facts: &WireFacts, out: &mut Findings) {
     let mut title = format!(
         "capture {}: {} ({} ZeroMQ), {} of the legacy driver, {} of the new one, {} ({} answered){span}",
         facts.name(),
-        plural(facts.connections, "TCP connection", "TCP connections"),
+        count(facts.connections, "TCP connection", "TCP connections"),
         facts.zmtp_connections,
-        plural(facts.legacy_messages(), "message", "messages"),
+        count(facts.legacy_messages(), "message", "messages"),
         facts.new_messages,
-        plural(calls, "call", "calls"),
+        count(calls, "call", "calls"),
         answered,
     );
     let mut notes = Vec::new();
     if facts.endpoints_dropped > 0 {
         notes.push(format!(
             "{} to endpoints beyond the first {} not examined",
-            plural(facts.endpoints_dropped, "connection", "connections"),
+            count(facts.endpoints_dropped, "connection", "connections"),
             super::wire::MAX_ENDPOINTS
         ));
     }
     if facts.messages_dropped > 0 {
         notes.push(format!(
             "{} beyond the first {} not compared one by one",
-            plural(facts.messages_dropped, "message", "messages"),
+            count(facts.messages_dropped, "message", "messages"),
             super::wire::MAX_MESSAGES
+        ));
+    }
+    if facts.socket_pairs_dropped > 0 {
+        notes.push(format!(
+            "{} of socket types beyond 8 per endpoint not examined",
+            count(facts.socket_pairs_dropped, "pair", "pairs")
+        ));
+    }
+    if facts.names_cut > 0 {
+        notes.push(format!(
+            "{} longer than {} bytes cut",
+            count(facts.names_cut, "name", "names"),
+            super::wire::MAX_NAME
         ));
     }
     if let Some(t) = &facts.truncated {
@@ -282,15 +300,10 @@ fn overview(facts: &WireFacts, out: &mut Findings) {
     if !notes.is_empty() {
         title = format!("{title}; {}", notes.join("; "));
     }
-    out.push(
-        Finding::new("capture-read", Severity::Info, title)
-            .fix("")
-            .refs(&["DOC-P01"]),
-    );
-    if facts.connections > 0
-        && facts.zmtp_connections == 0
-        && facts.endpoints.values().all(|e| e.accepted > 0)
-    {
+    out.push(Finding::new("capture-read", Severity::Info, title).refs(&["DOC-P01"]));
+    // Connections that got going and none spoke ZeroMQ (refused ones are
+    // reported each on its own).
+    if facts.zmtp_connections == 0 && facts.endpoints.values().any(|e| e.accepted > 0) {
         out.push(
             Finding::new(
                 "capture-no-zeromq",
@@ -329,13 +342,13 @@ fn refused(
         .unwrap_or_default();
     let mut attempts = format!(
         "{} from {}{cadence}",
-        plural(e.refused, "attempt refused", "attempts refused"),
+        count(e.refused, "attempt refused", "attempts refused"),
         clients_text(e)
     );
     if e.accepted > 0 {
         attempts.push_str(&format!(
             "; {} accepted at other times",
-            plural(e.accepted, "connection was", "connections were")
+            count(e.accepted, "connection was", "connections were")
         ));
     }
     let severity = if e.accepted > 0 {
@@ -446,16 +459,6 @@ fn refused(
     out.push(f);
 }
 
-fn asks_replies_on_loopback(facts: &WireFacts) -> bool {
-    facts.messages.iter().any(|m| {
-        m.kind == Kind::Call
-            && m.reply_topic
-                .as_deref()
-                .and_then(queue_host)
-                .is_some_and(is_loopback_host)
-    })
-}
-
 fn ms(ns: u64) -> String {
     if ns >= SECOND {
         seconds(ns)
@@ -510,7 +513,7 @@ fn unanswered(
         format!(
             "SYNs to {} get no answer at all, a firewall drops them: {} from {}",
             w.label,
-            plural(e.unanswered, "connection attempt", "connection attempts"),
+            count(e.unanswered, "connection attempt", "connection attempts"),
             clients_text(e)
         ),
     )
@@ -608,15 +611,14 @@ fn silent(
     // Calls whose reply was asked for on a loopback name are explained by
     // `capture-reply-to-localhost`; calls cut by the end of the capture
     // prove nothing.
-    let requests: Vec<&WireMessage> = calls_to.get(&addr).cloned().unwrap_or_default();
-    let sane = |m: &WireMessage| {
-        !m.reply_topic
-            .as_deref()
-            .and_then(queue_host)
-            .is_some_and(is_loopback_host)
-            && end.nanos_since(m.ts) >= CALL_PATIENCE_NS
-    };
-    let lost: Vec<&WireMessage> = requests.into_iter().filter(|m| sane(m)).collect();
+    let lost: Vec<&WireMessage> = calls_to
+        .get(&addr)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .copied()
+        .filter(|m| !asks_reply_on_loopback(m) && end.nanos_since(m.ts) >= CALL_PATIENCE_NS)
+        .collect();
     let legacy = e.legacy_messages > 0;
     let samples: Vec<_> = e
         .unanswered_samples
@@ -638,7 +640,7 @@ fn silent(
     let casts = if e.casts > 0 {
         format!(
             "; {} delivered to it are probably lost as well",
-            plural(e.casts, "cast", "casts")
+            count(e.casts, "cast", "casts")
         )
     } else {
         String::new()
@@ -651,7 +653,7 @@ fn silent(
     let title = format!(
         "{} accepts messages but answers no call: {} to {} unanswered{casts}",
         w.label,
-        plural(n, "call", "calls"),
+        count(n, "call", "calls"),
         queue_list.join(", ")
     );
     let first_queue = queue_list.first().copied().unwrap_or("the topic");
@@ -720,7 +722,7 @@ fn undeclared_port(
                 list.join(", ")
             ),
         )
-        .evidence(ev(facts, at).note(&plural(e.legacy_messages, "message", "messages")))
+        .evidence(ev(facts, at).note(&count(e.legacy_messages, "message", "messages")))
         .fix(format!(
             "find the sender and the listener (ss -tnp 'dport = :{0}' on the senders, ss -ltnp 'sport = :{0}' on {1}) and give doctor their configs, or set rpc_zmq_port = {2} there",
             addr.port(),
@@ -750,10 +752,10 @@ fn replies(c: &Cluster<'_>, facts: &WireFacts, out: &mut Findings) {
         let Some(first) = calls.first() else {
             continue;
         };
-        let wc = who(c, SocketAddr::new(caller, 0));
+        let caller_node = c.node_at(caller);
         let caller_label = host_label(c, caller);
         let n = calls.len() as u64;
-        if is_loopback_host(host) {
+        if is_loopback_name(host) {
             // Where the callees then sent them: connections to loopback :port.
             let attempts: Vec<Evidence> = facts
                 .endpoints
@@ -763,12 +765,7 @@ fn replies(c: &Cluster<'_>, facts: &WireFacts, out: &mut Findings) {
                 .take(1)
                 .map(|s| ev(facts, s).note("a callee sends the reply to its own loopback"))
                 .collect();
-            let name = wc
-                .node
-                .map(|n| n.name().to_string())
-                .filter(|n| n != super::LOOSE_NODE)
-                .or_else(|| reverse_name(c, caller))
-                .unwrap_or_else(|| "<its hostname>".into());
+            let name = name_of(c, caller).unwrap_or_else(|| "<its hostname>".into());
             let severity = if c.multi_node()
                 || facts
                     .endpoints
@@ -787,16 +784,16 @@ fn replies(c: &Cluster<'_>, facts: &WireFacts, out: &mut Findings) {
                 severity,
                 format!(
                     "calls from {caller_label} ask for their replies on '{reply_topic}': each callee sends the reply to its own loopback and the caller times out ({})",
-                    plural(n, "call", "calls")
+                    count(n, "call", "calls")
                 ),
             )
-            .evidence(ev(facts, &Sighting { conn: first.conn.clone(), ts: first.ts }).note(&format!("request with reply topic {reply_topic}")))
+            .evidence(ev_msg(facts, first).note(&format!("request with reply topic {reply_topic}")))
             .evidence_all(attempts)
             .fix(format!(
                 "set rpc_zmq_host on {caller_label} to its own resolvable, unique name (e.g. '{name}') in every service config and in the receiver's, then restart them"
             ))
             .refs(&["FM10", "DOC-P06", "DOC-C06"]);
-            if let Some(node) = wc.node {
+            if let Some(node) = caller_node {
                 f = f.node(node.name());
             }
             out.push(f);
@@ -811,10 +808,10 @@ fn replies(c: &Cluster<'_>, facts: &WireFacts, out: &mut Findings) {
                     Severity::Error,
                     format!(
                         "calls from {caller_label} ask for replies on '{reply_topic}', but {host} resolves to {ip}: the replies go there ({})",
-                        plural(n, "call", "calls")
+                        count(n, "call", "calls")
                     ),
                 )
-                .evidence(ev(facts, &Sighting { conn: first.conn.clone(), ts: first.ts }).note(&format!("request with reply topic {reply_topic}")))
+                .evidence(ev_msg(facts, first).note(&format!("request with reply topic {reply_topic}")))
                 .fix(format!(
                     "make rpc_zmq_host of {caller_label} a name that resolves to {caller} on every node, or fix the hosts entry for {host}"
                 ))
@@ -849,7 +846,7 @@ fn queue_hosts(c: &Cluster<'_>, facts: &WireFacts, out: &mut Findings) {
         let Some((consumer, entry)) = node.zmq_host() else {
             continue;
         };
-        if consumer == host || (entry.is_none() && !node.node.explicit) {
+        if consumer == host {
             continue;
         }
         let mut f = Finding::new(
@@ -857,13 +854,13 @@ fn queue_hosts(c: &Cluster<'_>, facts: &WireFacts, out: &mut Findings) {
             Severity::Error,
             format!(
                 "{} for {} reach {} ({}), whose consumers listen as '{consumer}': nobody reads them",
-                plural(n, "message", "messages"),
+                count(n, "message", "messages"),
                 queues.iter().map(|q| format!("'{q}'")).collect::<Vec<_>>().join(", "),
                 node.name(),
                 dst.ip()
             ),
         )
-        .evidence(ev(facts, &Sighting { conn: m.conn.clone(), ts: m.ts }))
+        .evidence(ev_msg(facts, m))
         .fix(format!(
             "use one name for {}: the ring's host string, the 'host' option and rpc_zmq_host must all be '{host}' or all be '{consumer}'",
             node.name()
@@ -934,36 +931,28 @@ fn fanouts(c: &Cluster<'_>, facts: &WireFacts, out: &mut Findings) {
         let Some(ring) = ring else {
             continue;
         };
-        let key = format!("fanout~{topic}");
-        let Some(entry) = ring
-            .entries()
-            .iter()
-            .find(|e| e.key == key)
-            .or_else(|| ring.entries().iter().find(|e| e.key == topic))
-        else {
+        // Where the legacy matchmaker sends a fanout of this topic.
+        let queues = Simulator::ring(ring).queues(&format!("fanout~{topic}"));
+        let expected: Vec<String> = queues.pairs.into_iter().map(|(_, h)| h).collect();
+        let Some(entry) = ring.get(&topic).filter(|e| {
+            expected.len() >= 2 && matches!(e.value, super::config::RingValue::Hosts(_))
+        }) else {
             continue;
         };
-        let super::config::RingValue::Hosts(expected) = &entry.value else {
-            continue;
-        };
-        if expected.len() < 2 {
-            continue;
-        }
         // A host whose connections were refused or dropped is explained
         // by that finding; only unexplained gaps are reported here.
-        let unreachable = |h: &str| {
-            let ip = resolve_ip(c, h, sender_node);
-            facts.endpoints.iter().any(|(a, e)| {
-                Some(a.ip()) == ip && (e.refused > 0 || e.unanswered > 0) && e.accepted == 0
+        let reachable: Vec<&String> = expected
+            .iter()
+            .filter(|h| {
+                let ip = resolve_ip(c, h, sender_node);
+                !facts.endpoints.iter().any(|(a, e)| {
+                    Some(a.ip()) == ip && (e.refused > 0 || e.unanswered > 0) && e.accepted == 0
+                })
             })
-        };
+            .collect();
         let incomplete: Vec<&&Group<'_>> = gs
             .iter()
-            .filter(|g| {
-                expected
-                    .iter()
-                    .any(|h| !g.hosts.contains(h) && !unreachable(h))
-            })
+            .filter(|g| reachable.iter().any(|h| !g.hosts.contains(h)))
             .collect();
         let Some(g) = incomplete.first() else {
             continue;
@@ -973,14 +962,8 @@ fn fanouts(c: &Cluster<'_>, facts: &WireFacts, out: &mut Findings) {
             .iter()
             .all(|g| g.hosts.len() == 1 && expected.first() == g.hosts.first());
         let ring_ev = Evidence::file(&ring.path, entry.line, &entry.text);
-        let cap_ev = ev(
-            facts,
-            &Sighting {
-                conn: g.first.conn.clone(),
-                ts: g.first.ts,
-            },
-        )
-        .note(&format!("fanout~{topic} copies to: {}", g.hosts.join(", ")));
+        let cap_ev = ev_msg(facts, g.first)
+            .note(&format!("fanout~{topic} copies to: {}", g.hosts.join(", ")));
         let f = if first_only {
             Finding::new(
                 "capture-fanout-first-host-only",
@@ -990,7 +973,7 @@ fn fanouts(c: &Cluster<'_>, facts: &WireFacts, out: &mut Findings) {
                     expected.first().map(String::as_str).unwrap_or("?"),
                     expected.len(),
                     gs.len(),
-                    plural(gs.len() as u64, "fanout", "fanouts")
+                    count(gs.len() as u64, "fanout", "fanouts")
                 ),
             )
             .fix(format!(
@@ -1040,7 +1023,15 @@ pub fn log_time(text: &str) -> Option<Timestamp> {
     };
     let mut t = hms.split(':').map(|p| p.parse::<u64>().ok());
     let (h, mi, s) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || s > 60 {
+    // Years a log line can carry (four digits) keep the arithmetic below
+    // far from overflowing.
+    if !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&da)
+        || h > 23
+        || mi > 59
+        || s > 60
+    {
         return None;
     }
     let digits: String = frac
@@ -1184,6 +1175,10 @@ fn logs_vs_wire(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
                 .any(|s| captures.iter().any(|f| f.covers(s.ts, 0, 0)));
             let found = clock_offset(&sends, &wire).or(overlaps.then_some((0, 0)));
             let Some((offset, _)) = found else {
+                let quoted = sends
+                    .iter()
+                    .take(1)
+                    .map(|s| Evidence::file(&log.path, s.record.line, &s.record.text));
                 out.push(
                     Finding::new(
                         "log-capture-disjoint",
@@ -1191,10 +1186,10 @@ fn logs_vs_wire(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
                         format!(
                             "{} logs {} but none of them is in the capture at any clock offset: they were taken at different times",
                             log.path,
-                            plural(sends.len() as u64, "send", "sends")
+                            count(sends.len() as u64, "send", "sends")
                         ),
                     )
-                    .evidence(Evidence::file(&log.path, sends[0].record.line, &sends[0].record.text))
+                    .evidence_all(quoted)
                     .fix("give a capture taken while the logged traffic happened")
                     .node(n.name()),
                 );
@@ -1258,17 +1253,8 @@ fn not_on_wire(
     let mut seen: Vec<Evidence> = Vec::new();
     let mut why = None;
     // Only connections from the logging node, when its addresses are known.
-    let own: Vec<String> = c
-        .addresses(n)
-        .into_iter()
-        .map(|(a, _)| {
-            format!("{}", SocketAddr::new(a, 0))
-                .trim_end_matches(":0")
-                .to_string()
-        })
-        .collect();
-    let from_node =
-        |s: &Sighting| own.is_empty() || own.iter().any(|a| s.conn.starts_with(&format!("{a}:")));
+    let own: Vec<IpAddr> = c.addresses(n).into_iter().map(|(a, _)| a).collect();
+    let from_node = |s: &Sighting| own.is_empty() || own.contains(&s.client);
     for f in captures {
         for (addr, e) in &f.endpoints {
             if Some(addr.ip()) != ip {
@@ -1290,7 +1276,7 @@ fn not_on_wire(
             }
         }
     }
-    let why = if is_loopback_host(host) {
+    let why = if is_loopback_name(host) {
         format!("'{host}' is the sender's own loopback, so the message never leaves its node: the node it is meant for must use its real name as rpc_zmq_host (see capture-reply-to-localhost)")
     } else {
         why.map(str::to_string).unwrap_or_else(|| match ip {
@@ -1301,8 +1287,9 @@ fn not_on_wire(
     };
     let clock = if offset != 0 {
         format!(
-            " (log clock read as UTC{:+}h{:02})",
-            offset / 3600,
+            " (log clock read as UTC{}{}h{:02})",
+            if offset < 0 { '-' } else { '+' },
+            offset.abs() / 3600,
             (offset.abs() % 3600) / 60
         )
     } else {
@@ -1315,7 +1302,7 @@ fn not_on_wire(
             format!(
                 "{} logs {} to '{queue}' on {host} that the wire never carried{clock}",
                 first.log.path,
-                plural(sends.len() as u64, "send", "sends")
+                count(sends.len() as u64, "send", "sends")
             ),
         )
         .evidence_all(
@@ -1366,11 +1353,11 @@ fn unlogged(
                 Severity::Warning,
                 format!(
                     "{} from {} to '{queue}' on the wire, in none of its logs, which log every other send",
-                    plural(ms.len() as u64, "message", "messages"),
+                    count(ms.len() as u64, "message", "messages"),
                     n.name()
                 ),
             )
-            .evidence(ev(facts, &Sighting { conn: first.conn.clone(), ts: first.ts }))
+            .evidence(ev_msg(facts, first))
             .fix(format!(
                 "another process on {} sends them (an old service, a second copy, another project's agent): find it with ss -tnp on that node, and give doctor its log too",
                 n.name()
@@ -1400,6 +1387,8 @@ mod tests {
             "yesterday 10:00",
             "2015-01-01",
             "2015-01-01 25:00:00",
+            "9223372036854775807-01-01 00:00:00",
+            "1969-12-31 23:59:59",
         ] {
             assert_eq!(log_time(bad), None, "{bad}");
         }
@@ -1433,10 +1422,10 @@ mod tests {
             "::1",
             "localhost.localdomain",
         ] {
-            assert!(is_loopback_host(h), "{h}");
+            assert!(is_loopback_name(h), "{h}");
         }
         for h in ["controller", "10.0.0.1", "localhost-2"] {
-            assert!(!is_loopback_host(h), "{h}");
+            assert!(!is_loopback_name(h), "{h}");
         }
     }
 }

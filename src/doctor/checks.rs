@@ -148,11 +148,11 @@ fn files_of(evs: &[Evidence]) -> String {
 }
 
 /// `1 call`, `3 calls`.
-fn count(n: usize, one: &str, many: &str) -> String {
+pub(super) fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn is_loopback_name(h: &str) -> bool {
+pub(super) fn is_loopback_name(h: &str) -> bool {
     let h = h.trim();
     h.eq_ignore_ascii_case("localhost")
         || h.eq_ignore_ascii_case("localhost.localdomain")
@@ -2455,7 +2455,7 @@ fn one_log(c: &Cluster<'_>, n: &NodeView<'_>, log: &LogFile, out: &mut Findings)
             Finding::new(
                 "no-matchmaker-results",
                 Error,
-                format!("{}: {} because {cause}", log.path, count(orphans.len(), "send dropped", "sends dropped")),
+                format!("{}: {} because {cause}", log.path, count(orphans.len() as u64, "send dropped", "sends dropped")),
             )
             .evidence_all(quoted(log, &orphans))
             .fix(if mm == "redis" {
@@ -2475,7 +2475,7 @@ fn one_log(c: &Cluster<'_>, n: &NodeView<'_>, log: &LogFile, out: &mut Findings)
             ("timeout", _) => Finding::new(
                 "rpc-timeout",
                 Error,
-                format!("{}: {} sent but never answered (info \"<unknown>\")", log.path, count(recs.len(), "call was", "calls were")),
+                format!("{}: {} sent but never answered (info \"<unknown>\")", log.path, count(recs.len() as u64, "call was", "calls were")),
             )
             .fix("follow the call with `zmqtrace doctor --route <topic>.<host>` and the reply with `--route zmq_replies.<this node's rpc_zmq_host>`: the usual causes are a ring host that is not the callee's rpc_zmq_host, host != rpc_zmq_host, a caller rpc_zmq_host of 'localhost', or a receiver that is down")
             .refs(&["FM07", "FM09", "FM10", "FM11", "DOC-L05"]),
@@ -2496,7 +2496,7 @@ fn one_log(c: &Cluster<'_>, n: &NodeView<'_>, log: &LogFile, out: &mut Findings)
             ("open-socket", _) => Finding::new(
                 "could-not-open-socket",
                 Error,
-                format!("{}: 'Could not open socket.' {}: a host name that does not resolve, or a port the receiver cannot bind", log.path, count(recs.len(), "time", "times")),
+                format!("{}: 'Could not open socket.' {}: a host name that does not resolve, or a port the receiver cannot bind", log.path, count(recs.len() as u64, "time", "times")),
             )
             .fix("give --hosts (or --resolve) so the doctor checks every ring and rpc_zmq_host name; for a receiver, check that nothing else (haproxy) holds its rpc_zmq_port; Cinder multi-backend hosts ('host@backend') cannot be resolved on the legacy driver")
             .refs(&["FM08", "FM12", "FM21", "DOC-L04"]),
@@ -2517,7 +2517,7 @@ fn one_log(c: &Cluster<'_>, n: &NodeView<'_>, log: &LogFile, out: &mut Findings)
             ("topic-refused", _) => Finding::new(
                 "receiver-topic-refused",
                 Error,
-                format!("{}: the receiver refused {} (dangerous characters or socket file creation failed)", log.path, count(recs.len(), "queue", "queues")),
+                format!("{}: the receiver refused {} (dangerous characters or socket file creation failed)", log.path, count(recs.len() as u64, "queue", "queues")),
             )
             .fix("keep '/' and '\\' out of rpc_zmq_host and topic names, and keep rpc_zmq_ipc_dir short (Unix socket paths are limited to 107 bytes)")
             .refs(&["DOC-L07"]),
@@ -2531,7 +2531,7 @@ fn one_log(c: &Cluster<'_>, n: &NodeView<'_>, log: &LogFile, out: &mut Findings)
             ("no-method", _) => Finding::new(
                 "notification-dropped",
                 Error,
-                format!("{}: 'RPC message did not include method.' {}: notifications are received and dropped", log.path, count(recs.len(), "time", "times")),
+                format!("{}: 'RPC message did not include method.' {}: notifications are received and dropped", log.path, count(recs.len() as u64, "time", "times")),
             )
             .fix("upgrade oslo.messaging to >= 1.7.0 on the notification consumers (Ceilometer)")
             .refs(&["FM20", "DOC-L08"]),
@@ -2567,7 +2567,7 @@ fn one_log(c: &Cluster<'_>, n: &NodeView<'_>, log: &LogFile, out: &mut Findings)
             ("no-records", E::NoRecords { target }) => Finding::new(
                 "matchmaker-no-records",
                 Error,
-                format!("{}: the new driver's matchmaker has no host for {target}; {} dropped", log.path, count(recs.len(), "message", "messages")),
+                format!("{}: the new driver's matchmaker has no host for {target}; {} dropped", log.path, count(recs.len() as u64, "message", "messages")),
             )
             .fix("check that the server of the target runs and registers in Redis (redis-cli SMEMBERS ROUTER/<topic>), that every node uses the same Redis (transport_url), and zmq_target_update < zmq_target_expire")
             .refs(&["FM23", "DOC-L11"]),
@@ -2581,7 +2581,7 @@ fn one_log(c: &Cluster<'_>, n: &NodeView<'_>, log: &LogFile, out: &mut Findings)
             ("messaging-timeout", _) => Finding::new(
                 "messaging-timeout",
                 Warning,
-                format!("{}: {} out (MessagingTimeout)", log.path, count(recs.len(), "call timed", "calls timed")),
+                format!("{}: {} out (MessagingTimeout)", log.path, count(recs.len() as u64, "call timed", "calls timed")),
             )
             .fix("look for 'Matchmaker contains no records' before them; check the server's registration and topology flags")
             .refs(&["FM23", "DOC-L11"]),

@@ -624,8 +624,7 @@ impl Report {
             s.push('\n');
         }
         let i = &self.inputs;
-        let plural =
-            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let plural = |n: usize, one: &str, many: &str| checks::count(n as u64, one, many);
         let _ = writeln!(
             s,
             "doctor: {}, {}, {}, {} ({}, {}, {}, {}, {}, {})",

@@ -34,11 +34,19 @@ const MAX_ATTEMPT_TIMES: usize = 256;
 const MAX_CLIENTS: usize = 16;
 /// Unanswered calls kept per endpoint as evidence.
 const MAX_UNANSWERED: usize = 8;
+/// Socket-type pairs kept per endpoint (a healthy one has one or two).
+const MAX_SOCKET_PAIRS: usize = 8;
+/// Bytes kept of a name read off the wire (queue, method, socket type...):
+/// real ones are far shorter, and 200,000 messages must not hold 64 KiB
+/// each.
+pub const MAX_NAME: usize = 256;
 
-/// One connection, by its capture label and the time of its first packet.
+/// One connection, by its capture label, its client and the time of its
+/// first packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sighting {
     pub conn: String,
+    pub client: IpAddr,
     pub ts: Timestamp,
 }
 
@@ -117,6 +125,10 @@ pub struct WireFacts {
     pub endpoints: BTreeMap<SocketAddr, Endpoint>,
     /// Connections to endpoints beyond [`MAX_ENDPOINTS`].
     pub endpoints_dropped: u64,
+    /// Socket-type pairs beyond [`MAX_SOCKET_PAIRS`] of an endpoint.
+    pub socket_pairs_dropped: u64,
+    /// Names from the wire cut at [`MAX_NAME`] bytes.
+    pub names_cut: u64,
     pub messages: Vec<WireMessage>,
     pub messages_dropped: u64,
     /// Messages of the new driver (not kept one by one).
@@ -164,12 +176,30 @@ impl WireFacts {
         }
     }
 
+    /// The endpoint's record, made if there is room (the caller counts
+    /// what found none).
     fn endpoint(&mut self, addr: SocketAddr) -> Option<&mut Endpoint> {
         if !self.endpoints.contains_key(&addr) && self.endpoints.len() >= MAX_ENDPOINTS {
-            self.endpoints_dropped += 1;
             return None;
         }
         Some(self.endpoints.entry(addr).or_default())
+    }
+
+    /// A name read off the wire, cut at [`MAX_NAME`] bytes (counted).
+    fn cut_name(&mut self, s: &str) -> String {
+        if s.len() <= MAX_NAME {
+            return s.to_string();
+        }
+        self.names_cut += 1;
+        let mut end = MAX_NAME;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.get(..end).unwrap_or_default().to_string()
+    }
+
+    fn opt_name(&mut self, s: Option<&str>) -> Option<String> {
+        s.map(|s| self.cut_name(s))
     }
 }
 
@@ -211,13 +241,21 @@ impl Collector {
             facts.messages_dropped += 1;
             return;
         }
-        let Some(queue) = rpc.topic.clone() else {
+        let Some(queue) = facts.opt_name(rpc.topic.as_deref()) else {
             return;
         };
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        if let Some(last) = msg.frames.last() {
-            msg.kept(last).hash(&mut hasher);
+        // Only the copies of a fanout are compared by body.
+        let mut body_hash = 0;
+        if rpc.kind == Kind::Fanout {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            if let Some(last) = msg.frames.last() {
+                msg.kept(last).hash(&mut hasher);
+            }
+            body_hash = hasher.finish();
         }
+        let method = facts.opt_name(rpc.method.as_deref());
+        let msg_id = facts.opt_name(rpc.msg_id.as_deref());
+        let reply_topic = facts.opt_name(rpc.reply_topic.as_deref());
         facts.messages.push(WireMessage {
             ts: msg.ts,
             conn: conn.label(),
@@ -226,10 +264,10 @@ impl Collector {
             kind: rpc.kind,
             host: queue_host(&queue).map(str::to_string),
             queue,
-            method: rpc.method.clone(),
-            msg_id: rpc.msg_id.clone(),
-            reply_topic: rpc.reply_topic.clone(),
-            body_hash: hasher.finish(),
+            method,
+            msg_id,
+            reply_topic,
+            body_hash,
         });
     }
 }
@@ -250,19 +288,22 @@ impl OsloSink for Collector {
                 }
             }
             RpcEvent::Timeout(t) => {
-                self.facts.calls_unanswered += 1;
-                if let Some(e) = self.facts.endpoint(t.server) {
+                let facts = &mut self.facts;
+                facts.calls_unanswered += 1;
+                let sample = Unanswered {
+                    at: Sighting {
+                        conn: t.conn.clone(),
+                        client: t.caller.ip(),
+                        ts: t.request_ts,
+                    },
+                    topic: facts.opt_name(t.topic.as_deref()),
+                    method: facts.opt_name(t.method.as_deref()),
+                    waited_ns: t.waited_ns,
+                };
+                if let Some(e) = facts.endpoint(t.server) {
                     e.unanswered_calls += 1;
                     if e.unanswered_samples.len() < MAX_UNANSWERED {
-                        e.unanswered_samples.push(Unanswered {
-                            at: Sighting {
-                                conn: t.conn.clone(),
-                                ts: t.request_ts,
-                            },
-                            topic: t.topic.clone(),
-                            method: t.method.clone(),
-                            waited_ns: t.waited_ns,
-                        });
+                        e.unanswered_samples.push(sample);
                     }
                 }
             }
@@ -285,9 +326,15 @@ impl OsloSink for Collector {
         }
         let at = Sighting {
             conn: conn.label(),
+            client: conn.client.ip(),
             ts: conn.first_ts,
         };
+        let pair = match &summary.socket_type {
+            [Some(client), Some(server)] => Some((facts.cut_name(client), facts.cut_name(server))),
+            _ => None,
+        };
         let Some(e) = facts.endpoint(conn.server) else {
+            facts.endpoints_dropped += 1;
             return;
         };
         e.attempts += 1;
@@ -310,10 +357,12 @@ impl OsloSink for Collector {
         if let Some(what) = summary.not_zmtp.filter(|_| !summary.decoded) {
             e.not_zmtp.get_or_insert((what, at.clone()));
         }
-        if let [Some(client), Some(server)] = &summary.socket_type {
-            e.socket_pairs
-                .entry((client.clone(), server.clone()))
-                .or_insert(at);
+        if let Some(pair) = pair {
+            if e.socket_pairs.contains_key(&pair) || e.socket_pairs.len() < MAX_SOCKET_PAIRS {
+                e.socket_pairs.entry(pair).or_insert(at);
+            } else {
+                facts.socket_pairs_dropped += 1;
+            }
         }
     }
 }
@@ -360,4 +409,39 @@ pub fn read(path: &Path, ports: PortSet) -> Result<WireFacts, DoctorError> {
         message: e.to_string(),
     })?;
     Ok(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_off_the_wire_are_cut_on_a_char_boundary_and_counted() {
+        let mut facts = WireFacts::default();
+        assert_eq!(facts.cut_name("compute.cmp1"), "compute.cmp1");
+        assert_eq!(facts.names_cut, 0);
+        // 'é' is two bytes: byte MAX_NAME falls inside one.
+        let long = format!("a{}", "é".repeat(MAX_NAME));
+        let cut = facts.cut_name(&long);
+        assert!(cut.len() <= MAX_NAME && cut.len() >= MAX_NAME - 1);
+        assert!(long.starts_with(&cut));
+        assert_eq!(facts.names_cut, 1);
+    }
+
+    #[test]
+    fn endpoints_beyond_the_cap_are_refused() {
+        let mut facts = WireFacts::default();
+        for port in 0..MAX_ENDPOINTS as u16 {
+            assert!(facts
+                .endpoint(SocketAddr::from(([10, 0, 0, 1], port)))
+                .is_some());
+        }
+        assert!(facts
+            .endpoint(SocketAddr::from(([10, 0, 0, 2], 1)))
+            .is_none());
+        // A known endpoint is still found.
+        assert!(facts
+            .endpoint(SocketAddr::from(([10, 0, 0, 1], 7)))
+            .is_some());
+    }
 }
