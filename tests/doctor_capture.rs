@@ -15,13 +15,20 @@ const FIX: &str = "tests/fixtures/doctor";
 const NODES: [&str; 3] = ["controller", "compute1", "compute2"];
 
 fn doctor(scenario: &str, extra: &[&str]) -> Output {
-    let dir = format!("{FIX}/capture_{scenario}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(FIX)
+        .join(format!("capture_{scenario}"));
+    doctor_at(&dir, extra)
+}
+
+/// doctor on a fixture directory: each node's directory and the capture.
+fn doctor_at(dir: &std::path::Path, extra: &[&str]) -> Output {
     let mut args: Vec<String> = vec!["doctor".into()];
     for n in NODES {
         args.push("--node".into());
-        args.push(format!("{n}={dir}/{n}"));
+        args.push(format!("{n}={}", dir.join(n).display()));
     }
-    args.extend(["-r".into(), format!("{dir}/capture.pcap")]);
+    args.extend(["-r".into(), dir.join("capture.pcap").display().to_string()]);
     args.extend(["-o".into(), "jsonl".into()]);
     args.extend(extra.iter().map(|s| s.to_string()));
     Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
@@ -389,21 +396,6 @@ fn edited_copy(
     dst
 }
 
-fn doctor_in(dir: &std::path::Path) -> Vec<Value> {
-    let mut args: Vec<String> = vec!["doctor".into()];
-    for n in NODES {
-        args.push("--node".into());
-        args.push(format!("{n}={}", dir.join(n).display()));
-    }
-    args.extend(["-r".into(), dir.join("capture.pcap").display().to_string()]);
-    args.extend(["-o".into(), "jsonl".into()]);
-    let o = Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
-        .args(&args)
-        .output()
-        .expect("run zmqtrace");
-    findings(&o)
-}
-
 #[test]
 fn zeromq_on_a_port_no_config_given_declares() {
     // The configs handed to doctor are not the ones that ran: they say 9600.
@@ -414,7 +406,7 @@ fn zeromq_on_a_port_no_config_given_declares() {
             text
         }
     });
-    let all = doctor_in(&dir);
+    let all = findings(&doctor_at(&dir, &[]));
     let _ = std::fs::remove_dir_all(&dir);
     let hits: Vec<&Value> = all
         .iter()
@@ -443,7 +435,7 @@ fn messages_of_a_node_its_debug_log_does_not_announce() {
             text
         }
     });
-    let all = doctor_in(&dir);
+    let all = findings(&doctor_at(&dir, &[]));
     let _ = std::fs::remove_dir_all(&dir);
     let f = one(&all, "wire-send-not-logged");
     assert_eq!(f["node"], "controller");
