@@ -54,8 +54,9 @@ enum Command {
     /// retransmissions and a Zeek-style history, then a summary.
     Flows,
     /// Explain why messages have no route: configs, the ringfile, hosts
-    /// files and logs checked together, each finding with its evidence and
-    /// a fix. Exit status 3 when a finding is an error or critical.
+    /// files, logs and captures (-r, repeatable) checked together, each
+    /// finding with its evidence and a fix. Exit status 3 when a finding is
+    /// an error or critical.
     Doctor(crate::doctor::command::DoctorArgs),
 }
 
@@ -311,6 +312,11 @@ fn run_doctor(
     output: &OutputArgs,
 ) -> Result<(), Failure> {
     use crate::doctor::DoctorError;
+    if !input.interface.is_empty() {
+        return Err(usage(
+            "doctor reads captures from files: record one with `zmqtrace -i IFACE -w rpc.pcap` (or tcpdump) and give it with -r rpc.pcap",
+        ));
+    }
     let jsonl = output.output == Some(OutputMode::Jsonl);
     let outcome = crate::doctor::command::run(args, &input.read, jsonl).map_err(|e| Failure {
         status: if matches!(e, DoctorError::Usage(_)) {

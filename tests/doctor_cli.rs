@@ -123,3 +123,13 @@ fn bad_inputs_are_one_clear_line() {
         "{invalid}"
     );
 }
+
+#[test]
+fn doctor_does_not_capture_live() {
+    // -i is a global option; doctor would silently ignore it.
+    let o = doctor(&["-i", "lo"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("-r rpc.pcap"), "{err}");
+}
