@@ -5,6 +5,7 @@
 //!   cargo run --release --example tui_memory -- bench-data/oslo.pcap [HISTORY]
 
 use zmqtrace::capture::FileSource;
+use zmqtrace::decode::DecodeConfig;
 use zmqtrace::oslo::OsloConfig;
 use zmqtrace::pipeline::Engine;
 use zmqtrace::ports::PortSet;
@@ -42,11 +43,14 @@ fn main() -> Result<(), String> {
             ..TcpConfig::default()
         };
         let decode = EngineConfig {
-            ports,
-            auto: true,
-            oslo: OsloConfig {
-                keep_args: false,
-                ..OsloConfig::default()
+            decode: DecodeConfig {
+                ports,
+                auto: true,
+                redis_ports: "6379".parse().map_err(|_| "port")?,
+                oslo: OsloConfig {
+                    keep_args: false,
+                    ..OsloConfig::default()
+                },
             },
             count: None,
         };

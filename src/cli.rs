@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::capture::open::{self as input_open, InputSpec};
 use crate::capture::{BpfFilter, CaptureError, FlowWriter, PacketSource};
-use crate::oslo::{OsloConfig, OsloDecoder, Redaction};
+use crate::decode::{DecodeConfig, Decoders};
+use crate::oslo::{OsloConfig, Redaction};
 use crate::pipeline::Engine;
 use crate::ports::PortSet;
 use crate::report::flows::FlowsReport;
@@ -17,7 +18,6 @@ use crate::report::trace::TraceReport;
 use crate::report::Sink;
 use crate::report::{DecodeReport, Format};
 use crate::tcp::TcpConfig;
-use crate::zmtp::{DecoderLimits, ZmtpDecoder};
 
 /// Exit status for a runtime error (bad file, no permission).
 const EXIT_RUNTIME: u8 = 1;
@@ -124,6 +124,17 @@ struct InputArgs {
         global = true
     )]
     port: PortSet,
+
+    /// Ports of the redis server the zmq driver keeps its name service in
+    /// (its registrations name the topic and server of direct-mode
+    /// messages).
+    #[arg(
+        long = "redis-port",
+        value_name = "SPEC",
+        default_value = "6379",
+        global = true
+    )]
+    redis_port: PortSet,
 
     /// Only the -p ports: do not also pick up flows on other ports whose
     /// bytes open with a ZMTP greeting.
@@ -388,6 +399,7 @@ fn open_input_stoppable(
         read: &input.read,
         interfaces: &input.interface,
         ports: &input.port,
+        redis_ports: &input.redis_port,
         auto: !input.no_auto,
         filter: input.filter.as_deref(),
         write: output.write.as_deref(),
@@ -473,6 +485,21 @@ fn oslo_config(input: &InputArgs, output: &OutputArgs) -> Result<OsloConfig, Fai
     })
 }
 
+/// What is decoded above TCP.
+fn decode_config(input: &InputArgs, oslo: OsloConfig) -> DecodeConfig {
+    DecodeConfig {
+        ports: input.port.clone(),
+        auto: !input.no_auto,
+        redis_ports: input.redis_port.clone(),
+        oslo,
+    }
+}
+
+/// The ports whose every packet is decoded: the rpc ports and redis's.
+fn captured_ports(input: &InputArgs) -> PortSet {
+    input.port.union(&input.redis_port)
+}
+
 fn tcp_config(input: &InputArgs) -> TcpConfig {
     let per_direction = input.max_held_mib.max(1).saturating_mul(1 << 20);
     TcpConfig {
@@ -480,7 +507,7 @@ fn tcp_config(input: &InputArgs) -> TcpConfig {
         max_held_per_direction: per_direction,
         max_held_total: per_direction.saturating_mul(4),
         idle_timeout_ns: input.idle_timeout.max(1).saturating_mul(1_000_000_000),
-        server_ports: input.port.clone(),
+        server_ports: captured_ports(input),
         ..TcpConfig::default()
     }
 }
@@ -602,21 +629,10 @@ fn decode<R: DecodeReport>(
     oslo: OsloConfig,
     report: R,
 ) -> Result<(), Failure> {
-    let oslo = OsloDecoder::new(oslo, report);
-    let mut decoder = ZmtpDecoder::new(
-        input.port.clone(),
-        !input.no_auto,
-        DecoderLimits::default(),
-        oslo,
-    );
-    let result = engine.run(&mut *source, &mut decoder);
-    let zmtp_counters = decoder.counters().clone();
-    let mut oslo = decoder.into_sink();
-    oslo.finish();
-    let oslo_counters = oslo.counters().clone();
-    let written = oslo
-        .sink_mut()
-        .close(&engine.stats(), &zmtp_counters, &oslo_counters);
+    let mut decoders = Decoders::new(decode_config(input, oslo), report);
+    let result = engine.run(&mut *source, &mut decoders);
+    let (mut report, layers) = decoders.finish();
+    let written = report.close(&engine.stats(), &layers);
     finish(result, written, &*source)
 }
 
@@ -657,9 +673,7 @@ fn run_tui(input: &InputArgs, output: &OutputArgs, view: usize) -> Result<(), Fa
     let precision = source.precision();
     let engine = engine(input, filter, writer);
     let decode = EngineConfig {
-        ports: input.port.clone(),
-        auto: !input.no_auto,
-        oslo,
+        decode: decode_config(input, oslo),
         count: input.count,
     };
     let engine_feed = feed.clone();

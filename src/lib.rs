@@ -11,6 +11,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod decode;
 pub mod doctor;
 pub mod glob;
 pub mod net;
@@ -18,6 +19,7 @@ pub mod oslo;
 pub mod output;
 pub mod pipeline;
 pub mod ports;
+pub mod redis;
 pub mod report;
 pub mod tcp;
 pub mod time;

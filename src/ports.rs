@@ -25,6 +25,18 @@ impl PortSet {
         }
     }
 
+    /// Both sets' ports.
+    pub fn union(&self, other: &PortSet) -> PortSet {
+        let mut bits = self.bits.clone();
+        for (word, theirs) in bits.iter_mut().zip(other.bits.iter()) {
+            *word |= theirs;
+        }
+        PortSet {
+            bits,
+            spec: format!("{},{}", self.spec, other.spec),
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
         (1..=u16::MAX).filter(|&p| self.contains(p))
     }
@@ -104,6 +116,9 @@ mod tests {
         assert!(!set.contains(9506));
         assert!(PortSet::default().contains(9501));
         assert!("65535".parse::<PortSet>().unwrap().contains(65535));
+        let both = set.union(&"6379".parse().unwrap());
+        assert!(both.contains(6379) && both.contains(15502) && !both.contains(6380));
+        assert_eq!(both.to_string(), "9500-9505,9501, 15502,6379");
     }
 
     #[test]

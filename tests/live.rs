@@ -409,7 +409,7 @@ fn live_capture_stops_by_itself_after_count_and_on_ctrl_c() {
     );
     assert!(capture
         .started
-        .contains(&format!("tcp port {listed} on lo")));
+        .contains(&format!("tcp port {listed}, redis on 6379 on lo")));
     traffic(listed, auto, 5);
     std::thread::sleep(Duration::from_millis(200));
     capture.signal("-INT");

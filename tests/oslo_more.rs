@@ -9,7 +9,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::oslo::{kind_of, legacy_truth_lines, multiset, s, trace, traced_lines, truth};
+use common::oslo::{
+    kind_of, legacy_truth_lines, multiset, s, trace, trace_with, traced_lines, truth,
+};
 use serde_json::Value;
 
 fn messages(events: &[Value]) -> impl Iterator<Item = &Value> {
@@ -41,8 +43,11 @@ fn assert_same(got: &BTreeMap<String, usize>, want: &BTreeMap<String, usize>, wh
 /// Every message: `src > dst kind method msg_id` (a notification's method
 /// is its event type), as a multiset against the truth's, so nothing is
 /// missing and nothing is extra. Direct mode: the topic is not on the wire,
-/// so zmqtrace must not invent one; each message's `server` is its
-/// server-side endpoint, one of the truth's listening sockets.
+/// but these runs captured the redis name service, whose registrations
+/// name the listening endpoints: each message's topic must be the sender's
+/// Target topic, and its server either the sender's Target server or, for
+/// a round-robin or fanout copy, the node that owns the endpoint it reached
+/// (the truth's `endpoints`); never another node.
 fn check_messages(name: &str, envelope: &str) {
     let events = trace(name);
     let truth = truth(name);
@@ -72,26 +77,47 @@ fn check_messages(name: &str, envelope: &str) {
         )
     }));
     assert_same(&got, &want, name);
-    let listening: Vec<&Value> = truth["endpoints"]
-        .as_object()
-        .unwrap()
-        .values()
-        .flat_map(|v| v.as_array().unwrap())
-        .collect();
-    for e in messages(&events) {
+    let owner = |endpoint: &Value| -> String {
+        truth["endpoints"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(_, addrs)| addrs.as_array().unwrap().contains(endpoint))
+            .map(|(node, _)| node.clone())
+            .unwrap_or_else(|| panic!("{endpoint} is not a listening socket"))
+    };
+    for m in truth["messages"].as_array().unwrap() {
+        let e = messages(&events)
+            .find(|e| {
+                e["src"] == m["src"]
+                    && e["dst"] == m["dst"]
+                    && e["rpc"]["msg_id"] == m["message_id"]
+                    && e["rpc"]["kind"] == kind_of(m["msg_type"].as_str().unwrap())
+            })
+            .unwrap();
         let r = &e["rpc"];
-        assert!(
-            r["topic"].is_null(),
-            "direct mode, no topic on the wire: {e}"
-        );
         assert_eq!(r["driver"], "zmq", "{e}");
         assert_eq!(r["envelope"], envelope, "{e}");
-        assert!(
-            listening.iter().any(|a| **a == r["server"]),
-            "server {} is not a listening socket",
-            r["server"]
-        );
+        assert_eq!(r["topic"], m["topic"], "the name service's topic: {e}");
+        let endpoint = if r["kind"] == "reply" {
+            &e["src"]
+        } else {
+            &e["dst"]
+        };
+        let node = owner(endpoint);
+        match (&r["server"], &m["server"]) {
+            (got, Value::String(_)) => assert_eq!(got, &m["server"], "{e}"),
+            (Value::Null, Value::Null) => {}
+            (Value::String(got), Value::Null) => assert_eq!(*got, node, "{e}"),
+            (got, _) => panic!("server {got} in {e}"),
+        }
     }
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert!(summary["redis_connections"].as_u64().unwrap() > 0);
+    assert_eq!(summary["redis_abandoned"], 0);
+    // node-1's RPC and two notification endpoints, node-2's RPC endpoint.
+    assert_eq!(summary["names_learned"], 4);
 }
 
 /// Calls: each truth call paired by msg_id with its method, the latency
@@ -202,6 +228,80 @@ fn new_rocky_direct_msgpack_bodies_are_msgpack() {
     for e in decoded {
         assert_eq!(e["rpc"]["serialization"], "msgpack", "{e}");
     }
+}
+
+/// The name service is looked for on --redis-port: elsewhere, the same
+/// capture names no topic, and each message's server is its endpoint.
+#[test]
+fn redis_elsewhere_names_nothing() {
+    let events = trace_with("new_rocky_direct_msgpack", &["--redis-port", "6380"]);
+    for e in messages(&events) {
+        let r = &e["rpc"];
+        assert!(r["topic"].is_null(), "{e}");
+        let endpoint = if r["kind"] == "reply" {
+            &e["src"]
+        } else {
+            &e["dst"]
+        };
+        assert_eq!(&r["server"], endpoint, "{e}");
+    }
+    let summary = events.last().unwrap();
+    assert_eq!(summary["redis_connections"], 0);
+    assert_eq!(summary["names_learned"], 0);
+}
+
+/// -w keeps the redis connections: the written file names what the
+/// original did.
+#[test]
+fn written_flows_keep_the_name_service() {
+    let dir = std::env::temp_dir().join(format!("zmqtrace-redis-w-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let written = dir.join("out.pcap");
+    let events = trace_with(
+        "new_rocky_direct_msgpack",
+        &["-w", written.to_str().unwrap()],
+    );
+    assert!(events.last().unwrap()["written_packets"].as_u64().unwrap() > 0);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
+        .args(["-r", written.to_str().unwrap(), "-o", "jsonl"])
+        .output()
+        .unwrap();
+    let last: Value = serde_json::from_str(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(last["names_learned"], 4);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Without the name service, stats group a direct-mode call where its
+/// messages are: under the server's endpoint, not under a bare `?`.
+#[test]
+fn stats_group_direct_calls_with_their_messages() {
+    let lines = trace_with("new_rocky_direct_json", &["stats"]);
+    let topics: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "topic_stats")
+        .collect();
+    assert!(!topics.is_empty());
+    for t in &topics {
+        assert!(
+            t["topic"].as_str().unwrap().starts_with("?@127.0.10."),
+            "{t}"
+        );
+        if t["calls"].as_u64().unwrap() > 0 {
+            assert!(
+                t["messages"].as_u64().unwrap() >= 2 * t["calls"].as_u64().unwrap(),
+                "{t}"
+            );
+        }
+    }
+    let calls: u64 = topics.iter().map(|t| t["calls"].as_u64().unwrap()).sum();
+    assert_eq!(calls, 13);
 }
 
 // oslo.messaging 5.10.2 (Newton, G3: no `1.0` frame), direct, JSON.

@@ -7,6 +7,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 
 use zmqtrace::capture::{FileSource, PacketSource};
+use zmqtrace::decode::DecodeConfig;
 use zmqtrace::oslo::OsloConfig;
 use zmqtrace::pipeline::Engine;
 use zmqtrace::ports::PortSet;
@@ -37,11 +38,14 @@ fn items(path: &str) -> (Vec<Item>, zmqtrace::time::Precision, Feed) {
         &mut source,
         engine,
         EngineConfig {
-            ports,
-            auto: true,
-            oslo: OsloConfig {
-                keep_args: false,
-                ..OsloConfig::default()
+            decode: DecodeConfig {
+                ports,
+                auto: true,
+                redis_ports: "6379".parse().unwrap(),
+                oslo: OsloConfig {
+                    keep_args: false,
+                    ..OsloConfig::default()
+                },
             },
             count: None,
         },

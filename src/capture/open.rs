@@ -16,6 +16,9 @@ pub struct InputSpec<'a> {
     pub read: &'a [String],
     pub interfaces: &'a [String],
     pub ports: &'a PortSet,
+    /// The redis name service's ports: captured and written like the rpc
+    /// ports, decoded as redis.
+    pub redis_ports: &'a PortSet,
     pub auto: bool,
     pub filter: Option<&'a str>,
     pub write: Option<&'a str>,
@@ -67,7 +70,11 @@ fn open_files(spec: &InputSpec<'_>) -> Result<Input, CaptureError> {
         Some(path) => {
             check_not_an_input(path, spec.read)?;
             let file = PcapFile::create(path, None, source.precision())?;
-            Some(FlowWriter::selecting(file, spec.ports, spec.auto))
+            Some(FlowWriter::selecting(
+                file,
+                &spec.ports.union(spec.redis_ports),
+                spec.auto,
+            ))
         }
         None => None,
     };
@@ -116,7 +123,7 @@ fn open_live(spec: &InputSpec<'_>) -> Result<Input, CaptureError> {
     let target = privilege::resolve(spec.user).map_err(CaptureError::Live)?;
     let opened = live::open(LiveConfig {
         interfaces: interfaces.to_vec(),
-        ports: spec.ports.clone(),
+        ports: spec.ports.union(spec.redis_ports),
         auto: spec.auto,
         filter: spec.filter.map(str::to_string),
         kernel_buffer: spec.kernel_buffer,
@@ -146,14 +153,12 @@ fn open_live(spec: &InputSpec<'_>) -> Result<Input, CaptureError> {
     }
     let source = opened.start(stop)?;
     let names: Vec<&str> = links.iter().map(|(name, _)| name.as_str()).collect();
-    let what = if spec.auto {
-        format!(
-            "tcp port {} and ZMTP on any port",
-            spec.ports.to_string().replace(',', ", ")
-        )
-    } else {
-        format!("tcp port {}", spec.ports.to_string().replace(',', ", "))
-    };
+    let listed = |ports: &PortSet| ports.to_string().replace(',', ", ");
+    let mut what = format!("tcp port {}", listed(spec.ports));
+    if spec.auto {
+        what.push_str(" and ZMTP on any port");
+    }
+    what.push_str(&format!(", redis on {}", listed(spec.redis_ports)));
     let started = format!(
         "zmqtrace: capturing {what} on {}, as {who} with no capabilities; Ctrl-C to stop",
         names.join(", ")

@@ -14,12 +14,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use crate::capture::{FileSource, PacketSource};
-use crate::oslo::{Driver, Kind, OsloConfig, OsloDecoder, OsloSink, Rpc, RpcEvent};
+use crate::decode::{DecodeConfig, Decoders};
+use crate::oslo::{Driver, Kind, OsloConfig, OsloSink, Rpc, RpcEvent};
 use crate::pipeline::{Engine, Progress};
 use crate::ports::PortSet;
 use crate::tcp::{Connection, TcpConfig};
 use crate::time::Timestamp;
-use crate::zmtp::{ConnSummary, DecoderLimits, ZmtpDecoder, ZmtpEvent};
+use crate::zmtp::{ConnSummary, ZmtpEvent};
 
 use super::DoctorError;
 
@@ -384,24 +385,26 @@ pub fn read(path: &Path, ports: PortSet) -> Result<WireFacts, DoctorError> {
         path: name.clone(),
         message: e.to_string(),
     })?;
-    let oslo = OsloDecoder::new(
-        OsloConfig {
+    let config = DecodeConfig {
+        ports,
+        auto: true,
+        redis_ports: "6379".parse().unwrap_or_default(),
+        oslo: OsloConfig {
             keep_args: false,
             ..OsloConfig::default()
         },
-        Collector {
-            facts: WireFacts {
-                path: name.clone(),
-                ..WireFacts::default()
-            },
+    };
+    let collector = Collector {
+        facts: WireFacts {
+            path: name.clone(),
+            ..WireFacts::default()
         },
-    );
-    let mut decoder = ZmtpDecoder::new(ports, true, DecoderLimits::default(), oslo);
+    };
+    let mut decoders = Decoders::new(config, collector);
     let mut engine = Engine::new(TcpConfig::default(), None);
-    let result = engine.run(&mut source, &mut decoder);
-    let mut oslo = decoder.into_sink();
-    oslo.finish();
-    let mut facts = std::mem::take(&mut oslo.sink_mut().facts);
+    let result = engine.run(&mut source, &mut decoders);
+    let (mut collector, _) = decoders.finish();
+    let mut facts = std::mem::take(&mut collector.facts);
     facts.packets = engine.stats().packets.packets;
     facts.truncated = source.end_warning();
     result.map_err(|e| DoctorError::Capture {

@@ -5,6 +5,7 @@
 
 pub mod envelope;
 mod fast;
+pub mod names;
 pub mod redact;
 
 use std::collections::{HashMap, VecDeque};
@@ -304,6 +305,8 @@ pub struct OsloCounters {
     pub pending_evicted: u64,
     pub truncated_bodies: u64,
     pub undecodable_bodies: u64,
+    /// What the name service (redis) taught.
+    pub names: names::NameCounters,
 }
 
 struct Pending {
@@ -349,6 +352,7 @@ pub struct OsloDecoder<S> {
     sightings: Map<SightKey, Sighting>,
     sighting_order: VecDeque<(Timestamp, SightKey)>,
     last_ts: Timestamp,
+    names: names::NameBook,
 }
 
 impl<S: OsloSink> OsloDecoder<S> {
@@ -364,6 +368,7 @@ impl<S: OsloSink> OsloDecoder<S> {
             sightings: Map::default(),
             sighting_order: VecDeque::new(),
             last_ts: Timestamp::ZERO,
+            names: names::NameBook::default(),
         }
     }
 
@@ -377,6 +382,10 @@ impl<S: OsloSink> OsloDecoder<S> {
 
     pub fn counters(&self) -> &OsloCounters {
         &self.counters
+    }
+
+    pub fn into_sink(self) -> S {
+        self.sink
     }
 
     /// End of input: calls still waiting are timeouts now.
@@ -580,12 +589,19 @@ impl<S: OsloSink> OsloDecoder<S> {
         }
         if rpc.topic.is_none() && rpc.server.is_none() && rpc.driver == Driver::Zmq {
             // Direct mode: the topic is not on the wire; the server's
-            // endpoint is.
-            let server = match rpc.kind {
+            // endpoint is, and the name service may have said who listens
+            // there.
+            let endpoint = match rpc.kind {
                 Kind::Reply | Kind::Ack => src,
                 _ => dst,
             };
-            rpc.server = Some(server.to_string());
+            match self.names.lookup(endpoint) {
+                Some(name) => {
+                    rpc.topic = Some(name.topic.clone());
+                    rpc.server = name.server.clone();
+                }
+                None => rpc.server = Some(endpoint.to_string()),
+            }
         }
         let mut completed = None;
         if let Some(id) = rpc.msg_id.clone() {
@@ -679,6 +695,13 @@ impl<S: OsloSink> OsloDecoder<S> {
                 delay_ns: m.ts.nanos_since(first_ts),
             }));
         }
+    }
+}
+
+/// The name service's traffic, from the redis layer beside ZMTP.
+impl<S> crate::redis::RedisSink for OsloDecoder<S> {
+    fn exchange(&mut self, exchange: &crate::redis::Exchange<'_>) {
+        self.names.exchange(exchange, &mut self.counters.names);
     }
 }
 

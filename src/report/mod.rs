@@ -30,8 +30,9 @@ impl<S: crate::oslo::OsloSink + Progress> Progress for crate::oslo::OsloDecoder<
 }
 
 impl Counts {
-    /// Take the oslo layer's totals for the summary.
-    pub fn set_oslo(&mut self, oslo: &crate::oslo::OsloCounters) {
+    /// Take the totals of the layers above TCP for the summary.
+    pub fn set_layers(&mut self, layers: &crate::decode::LayerCounters) {
+        let oslo = &layers.oslo;
         self.calls = oslo.calls;
         self.timeouts = oslo.timeouts;
         self.failures = oslo.failures;
@@ -41,6 +42,8 @@ impl Counts {
         self.calls_evicted = oslo.pending_evicted;
         self.truncated_bodies = oslo.truncated_bodies;
         self.undecodable_bodies = oslo.undecodable_bodies;
+        self.names = oslo.names.clone();
+        self.redis = layers.redis.clone();
     }
 }
 
@@ -55,12 +58,7 @@ pub enum Format {
 /// run's totals.
 pub trait DecodeReport: crate::oslo::OsloSink + Progress {
     /// Print what is printed at the end (summary, tables) and flush.
-    fn close(
-        &mut self,
-        stats: &RunStats,
-        zmtp: &ZmtpCounters,
-        oslo: &crate::oslo::OsloCounters,
-    ) -> io::Result<()>;
+    fn close(&mut self, stats: &RunStats, layers: &crate::decode::LayerCounters) -> io::Result<()>;
 }
 
 /// Summary notes: "N things", only for counts above zero.
@@ -100,6 +98,9 @@ pub struct Counts {
     pub calls_evicted: u64,
     pub truncated_bodies: u64,
     pub undecodable_bodies: u64,
+    /// The redis name service's connections, and what they taught.
+    pub redis: crate::redis::RedisCounters,
+    pub names: crate::oslo::names::NameCounters,
 }
 
 impl Counts {
@@ -162,7 +163,18 @@ impl Counts {
             .u64("unmatched_replies", self.unmatched_replies)
             .u64("calls_evicted", self.calls_evicted)
             .u64("truncated_bodies", self.truncated_bodies)
-            .u64("undecodable_bodies", self.undecodable_bodies);
+            .u64("undecodable_bodies", self.undecodable_bodies)
+            .u64("redis_connections", self.redis.connections)
+            .u64("redis_commands", self.redis.commands)
+            .u64("redis_unanswered", self.redis.unanswered)
+            .u64("redis_unmatched_replies", self.redis.unmatched_replies)
+            .u64("redis_abandoned", self.redis.abandoned)
+            .u64("redis_commands_cut", self.redis.commands_cut)
+            .u64("redis_pending_evicted", self.redis.pending_evicted)
+            .u64("name_records", self.names.records)
+            .u64("names_learned", self.names.named)
+            .u64("name_members_not_addresses", self.names.not_addresses)
+            .u64("names_dropped", self.names.dropped);
         packet_and_tcp_counters(&mut o, stats);
         o.finish()
     }
@@ -212,6 +224,32 @@ impl Counts {
         add(zmtp.malformed, "malformed units from libzmq");
         add(zmtp.nonce_gaps, "CURVE nonce gaps");
         add(zmtp.not_zmtp, "connections on rpc ports that are not ZMTP");
+        add(
+            self.redis.connections,
+            "redis connections (the zmq driver's name service)",
+        );
+        add(
+            self.names.named,
+            "server endpoints named by redis registrations",
+        );
+        add(
+            self.names.not_addresses,
+            "redis ROUTER members that are not host:port",
+        );
+        add(self.names.dropped, "endpoints not named (name book full)");
+        add(
+            self.redis.abandoned,
+            "redis connections not followed to the end (not RESP, a gap, or a value too large)",
+        );
+        add(
+            self.redis.unmatched_replies,
+            "redis replies whose command is not in the capture",
+        );
+        add(self.redis.commands_cut, "redis commands not kept whole");
+        add(
+            self.redis.pending_evicted,
+            "redis commands forgotten (too many waiting)",
+        );
         text.push_str(&anomaly_lines(stats, notes));
         text
     }

@@ -3,17 +3,18 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use hdrhistogram::Histogram;
 
 use super::{Counts, Sink};
-use crate::oslo::{OsloCounters, OsloSink, Rpc, RpcEvent};
+use crate::decode::LayerCounters;
+use crate::oslo::{OsloSink, Rpc, RpcEvent};
 use crate::output::{utc_datetime, JsonObject};
 use crate::pipeline::{Progress, RunStats};
 use crate::tcp::{Connection, Direction};
 use crate::time::{Precision, Timestamp};
-use crate::zmtp::{ConnSummary, Version, ZmtpCounters, ZmtpEvent};
+use crate::zmtp::{ConnSummary, Version, ZmtpEvent};
 
 pub use super::Format;
 
@@ -281,8 +282,9 @@ impl<W: Write> StatsReport<W> {
 
     /// Print everything: topics and methods, top talkers, connections
     /// (busiest first), socket types, summary.
-    pub fn finish(&mut self, stats: &RunStats, zmtp: &ZmtpCounters, oslo: &OsloCounters) {
-        self.counts.set_oslo(oslo);
+    pub fn finish(&mut self, stats: &RunStats, layers: &LayerCounters) {
+        self.counts.set_layers(layers);
+        let zmtp = &layers.zmtp;
         if !self.topics.is_empty() {
             self.write_topics();
         }
@@ -438,21 +440,23 @@ impl<W: Write> OsloSink for StatsReport<W> {
     }
 
     fn rpc(&mut self, event: &RpcEvent) {
-        let label = |t: &Option<String>, m: &Option<String>| {
+        // Grouped as their messages are: direct mode's unknown topic by
+        // the server's endpoint.
+        let label = |t: &Option<String>, server: SocketAddr, m: &Option<String>| {
             (
-                t.clone().unwrap_or_else(|| "?".into()),
+                t.clone().unwrap_or_else(|| format!("?@{server}")),
                 m.clone().unwrap_or_else(|| "-".into()),
             )
         };
         match event {
             RpcEvent::Call(c) => {
-                let t = self.topic(label(&c.topic, &c.method));
+                let t = self.topic(label(&c.topic, c.server, &c.method));
                 t.calls += 1;
                 t.failures += u64::from(c.failure.is_some());
                 t.record_latency(c.latency_ns());
             }
             RpcEvent::Timeout(to) => {
-                self.topic(label(&to.topic, &to.method)).timeouts += 1;
+                self.topic(label(&to.topic, to.server, &to.method)).timeouts += 1;
             }
             RpcEvent::Forward(_) => {}
         }
@@ -512,13 +516,8 @@ fn topic_and_method(rpc: &Rpc) -> (String, String) {
 }
 
 impl<W: Write> super::DecodeReport for StatsReport<W> {
-    fn close(
-        &mut self,
-        stats: &RunStats,
-        zmtp: &ZmtpCounters,
-        oslo: &OsloCounters,
-    ) -> std::io::Result<()> {
-        self.finish(stats, zmtp, oslo);
+    fn close(&mut self, stats: &RunStats, layers: &LayerCounters) -> std::io::Result<()> {
+        self.finish(stats, layers);
         self.sink.finish()
     }
 }

@@ -6,12 +6,13 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use super::{Counts, Sink};
-use crate::oslo::{OsloCounters, OsloSink, Rpc, RpcEvent};
+use crate::decode::LayerCounters;
+use crate::oslo::{OsloSink, Rpc, RpcEvent};
 use crate::output::{utc_time, JsonObject};
 use crate::pipeline::{Progress, RunStats};
 use crate::tcp::{Connection, Direction};
 use crate::time::Precision;
-use crate::zmtp::{ConnSummary, Message, ZmtpCounters, ZmtpEvent};
+use crate::zmtp::{ConnSummary, Message, ZmtpEvent};
 
 pub use super::Format;
 
@@ -88,8 +89,9 @@ impl<W: Write> TraceReport<W> {
         &mut self.sink
     }
 
-    pub fn write_summary(&mut self, stats: &RunStats, zmtp: &ZmtpCounters, oslo: &OsloCounters) {
-        self.counts.set_oslo(oslo);
+    pub fn write_summary(&mut self, stats: &RunStats, layers: &LayerCounters) {
+        self.counts.set_layers(layers);
+        let zmtp = &layers.zmtp;
         let line = match self.format {
             Format::Jsonl => self.counts.summary_json(stats, zmtp, self.precision),
             Format::Table => self.counts.summary_text(stats, zmtp),
@@ -609,6 +611,10 @@ fn rpc_event_text(event: &RpcEvent, precision: Precision) -> String {
 /// `topic method msg_id latency size` for an oslo message.
 fn rpc_text(rpc: &Rpc, m: &Message<'_>) -> String {
     let topic = match (&rpc.topic, &rpc.server) {
+        // A legacy directed topic names its host already.
+        (Some(t), Some(server)) if !t.ends_with(&format!(".{server}")) => {
+            format!("{t}@{server}")
+        }
         (Some(t), _) => t.clone(),
         // Direct mode: the topic is not on the wire; name the server.
         (None, Some(server)) => format!("?@{server}"),
@@ -641,13 +647,8 @@ fn rpc_text(rpc: &Rpc, m: &Message<'_>) -> String {
 }
 
 impl<W: Write> super::DecodeReport for TraceReport<W> {
-    fn close(
-        &mut self,
-        stats: &RunStats,
-        zmtp: &ZmtpCounters,
-        oslo: &OsloCounters,
-    ) -> std::io::Result<()> {
-        self.write_summary(stats, zmtp, oslo);
+    fn close(&mut self, stats: &RunStats, layers: &LayerCounters) -> std::io::Result<()> {
+        self.write_summary(stats, layers);
         self.sink.finish()
     }
 }

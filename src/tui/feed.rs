@@ -554,14 +554,11 @@ pub fn run_engine(
     mut engine: crate::pipeline::Engine,
     decode: EngineConfig,
 ) -> Result<(), String> {
-    use crate::oslo::OsloDecoder;
-    use crate::zmtp::{DecoderLimits, ZmtpDecoder};
     let report = FeedReport::new(feed.clone(), decode.count);
-    let oslo = OsloDecoder::new(decode.oslo, report);
-    let mut decoder = ZmtpDecoder::new(decode.ports, decode.auto, DecoderLimits::default(), oslo);
-    let result = engine.run(source, &mut decoder);
-    let mut oslo = decoder.into_sink();
-    oslo.finish();
+    let mut decoders = crate::decode::Decoders::new(decode.decode, report);
+    let result = engine.run(source, &mut decoders);
+    // The calls still waiting reach the feed as timeouts.
+    drop(decoders.finish());
     let result = result.map(|_| ()).map_err(|e| e.to_string());
     feed.end(result.clone());
     result
@@ -569,10 +566,7 @@ pub fn run_engine(
 
 /// What the engine thread decodes.
 pub struct EngineConfig {
-    pub ports: crate::ports::PortSet,
-    /// Also decode flows on other ports that open with a ZMTP greeting.
-    pub auto: bool,
-    pub oslo: crate::oslo::OsloConfig,
+    pub decode: crate::decode::DecodeConfig,
     /// Stop after this many messages (`-c`).
     pub count: Option<u64>,
 }

@@ -10,8 +10,14 @@ use super::captures;
 
 /// `zmqtrace -r captures/oslo/NAME.pcap -o jsonl`, every line parsed.
 pub fn trace(name: &str) -> Vec<Value> {
+    trace_with(name, &[])
+}
+
+/// The same with more arguments (a subcommand first, e.g. `stats`).
+pub fn trace_with(name: &str, args: &[&str]) -> Vec<Value> {
     let path = captures().join("oslo").join(format!("{name}.pcap"));
     let out = Command::new(env!("CARGO_BIN_EXE_zmqtrace"))
+        .args(args)
         .args(["-r", path.to_str().unwrap(), "-o", "jsonl"])
         .output()
         .unwrap();

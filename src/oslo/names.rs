@@ -1,0 +1,388 @@
+//! The zmq driver's name service as seen in redis: which topic and server
+//! listen on which `host:port`, so a direct-mode message (whose topic is
+//! not on the wire) can be named by where it went.
+//!
+//! Servers register with `SADD <key> <host:port>` and clients look up with
+//! `SMEMBERS <key>`; both teach the book. Keys, per driver generation
+//! (../shared/docs/oslo-wire-format.md §3.5, §3.6): `ROUTER/<topic>` and
+//! `ROUTER/<topic>/<server>` (G4); `ROUTER_<topic>` and
+//! `ROUTER_<topic>.<server>` (G1, G3), where a topic may itself hold dots
+//! (`notifications.info`): `a.b` is read as topic `a`, server `b` only when
+//! the same address is also registered under `a` alone, as every server
+//! does. `DEALER…` keys name proxy identities, not addresses, and are left
+//! to the routing key on the wire.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::redis::Exchange;
+
+/// Addresses named at most; past this new ones are counted, not kept.
+pub const MAX_NAMED: usize = 65_536;
+/// Keys remembered per address (a server registers two).
+const MAX_KEYS_PER_ADDRESS: usize = 8;
+/// Host names registered with one port, at most.
+const MAX_HOSTS_PER_PORT: usize = 8;
+/// Topic and server names are cut here (they come off the wire).
+const MAX_NAME: usize = 256;
+
+/// What the name service says listens on an address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceName {
+    pub topic: String,
+    pub server: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scheme {
+    /// G4: `ROUTER/<topic>[/<server>]`.
+    Slash,
+    /// G1, G3: `ROUTER_<topic>[.<server>]`.
+    Underscore,
+}
+
+#[derive(Default)]
+struct Registrations {
+    keys: Vec<(Scheme, String)>,
+    resolved: Option<ServiceName>,
+}
+
+/// What the book counted, for the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NameCounters {
+    /// Registrations and lookups read (SADD, SMEMBERS, SRANDMEMBER on a
+    /// ROUTER key).
+    pub records: u64,
+    /// Addresses named.
+    pub named: u64,
+    /// Members that were not `host:port`.
+    pub not_addresses: u64,
+    /// Addresses not kept: the book was full.
+    pub dropped: u64,
+}
+
+#[derive(Default)]
+pub struct NameBook {
+    by_address: HashMap<SocketAddr, Registrations>,
+    /// Members registered by host name (`rpc_zmq_host` is a host name by
+    /// default): port → the names registered with it, used when a port
+    /// is unambiguous.
+    by_port: HashMap<u16, Vec<(String, Registrations)>>,
+}
+
+impl NameBook {
+    /// Who listens on `addr`, when the name service said.
+    pub fn lookup(&self, addr: SocketAddr) -> Option<&ServiceName> {
+        if let Some(r) = self.by_address.get(&addr) {
+            return r.resolved.as_ref();
+        }
+        match self.by_port.get(&addr.port()).map(Vec::as_slice) {
+            Some([(_, only)]) => only.resolved.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Learn from one `key → members` fact.
+    pub fn learn(&mut self, key: &[u8], members: &[&[u8]], counters: &mut NameCounters) {
+        let Some((scheme, name)) = router_key(key) else {
+            return;
+        };
+        counters.records += 1;
+        for member in members {
+            let Some((host, port)) = host_port(member) else {
+                counters.not_addresses += 1;
+                continue;
+            };
+            let full = self.by_address.len() + self.by_port.len() >= MAX_NAMED;
+            let entry = match host.parse::<IpAddr>() {
+                Ok(ip) => {
+                    let addr = SocketAddr::new(ip, port);
+                    if full && !self.by_address.contains_key(&addr) {
+                        counters.dropped += 1;
+                        continue;
+                    }
+                    self.by_address.entry(addr).or_default()
+                }
+                Err(_) => {
+                    let hosts = self.by_port.entry(port).or_default();
+                    match hosts.iter().position(|(h, _)| *h == host) {
+                        Some(i) => match hosts.get_mut(i) {
+                            Some((_, r)) => r,
+                            None => continue,
+                        },
+                        None if full || hosts.len() >= MAX_HOSTS_PER_PORT => {
+                            counters.dropped += 1;
+                            continue;
+                        }
+                        None => {
+                            hosts.push((host.to_string(), Registrations::default()));
+                            match hosts.last_mut() {
+                                Some((_, r)) => r,
+                                None => continue,
+                            }
+                        }
+                    }
+                }
+            };
+            let was_named = entry.resolved.is_some();
+            entry.add(scheme, &name);
+            if !was_named && entry.resolved.is_some() {
+                counters.named += 1;
+            }
+        }
+    }
+}
+
+impl Registrations {
+    fn add(&mut self, scheme: Scheme, name: &str) {
+        if let Some(i) = self
+            .keys
+            .iter()
+            .position(|(s, n)| *s == scheme && n == name)
+        {
+            // Seen again: it is now the latest.
+            let key = self.keys.remove(i);
+            self.keys.push(key);
+        } else {
+            if self.keys.len() >= MAX_KEYS_PER_ADDRESS {
+                self.keys.remove(0);
+            }
+            self.keys.push((scheme, name.to_string()));
+        }
+        self.resolved = self.resolve();
+    }
+
+    /// The most specific name: one with a server beats a bare topic; the
+    /// latest wins among equals.
+    fn resolve(&self) -> Option<ServiceName> {
+        let mut best: Option<ServiceName> = None;
+        for (scheme, name) in &self.keys {
+            let candidate = match scheme {
+                Scheme::Slash => match name.split_once('/') {
+                    Some((topic, server)) => ServiceName {
+                        topic: topic.to_string(),
+                        server: Some(server.to_string()),
+                    },
+                    None => bare(name),
+                },
+                Scheme::Underscore => {
+                    let topic = self.keys.iter().find_map(|(s, t)| {
+                        (*s == Scheme::Underscore && t.len() < name.len())
+                            .then(|| name.strip_prefix(t.as_str())?.strip_prefix('.'))
+                            .flatten()
+                            .map(|server| (t, server))
+                    });
+                    match topic {
+                        Some((topic, server)) => ServiceName {
+                            topic: topic.clone(),
+                            server: Some(server.to_string()),
+                        },
+                        None => bare(name),
+                    }
+                }
+            };
+            let better = match &best {
+                None => true,
+                Some(b) => candidate.server.is_some() || b.server.is_none(),
+            };
+            if better {
+                best = Some(candidate);
+            }
+        }
+        best
+    }
+}
+
+fn bare(name: &str) -> ServiceName {
+    ServiceName {
+        topic: name.to_string(),
+        server: None,
+    }
+}
+
+/// The topic part of a ROUTER key, and how it names a server.
+fn router_key(key: &[u8]) -> Option<(Scheme, String)> {
+    let key = std::str::from_utf8(key).ok()?;
+    let (scheme, name) = if let Some(name) = key.strip_prefix("ROUTER/") {
+        (Scheme::Slash, name)
+    } else {
+        (Scheme::Underscore, key.strip_prefix("ROUTER_")?)
+    };
+    if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
+        return None;
+    }
+    Some((scheme, name.to_string()))
+}
+
+/// `host:port`, `[v6]:port` or `v6:port`.
+fn host_port(member: &[u8]) -> Option<(&str, u16)> {
+    let member = std::str::from_utf8(member).ok()?;
+    let (host, port) = member.rsplit_once(':')?;
+    let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let plausible = !host.is_empty()
+        && host.len() <= MAX_NAME
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '%'));
+    plausible.then_some((host, port))
+}
+
+impl NameBook {
+    /// Learn from a redis exchange: a registration or a lookup's answer.
+    pub fn exchange(&mut self, x: &Exchange<'_>, counters: &mut NameCounters) {
+        let Some(key) = x.arg(1) else {
+            return;
+        };
+        match x.name().as_str() {
+            "SADD" => {
+                let members: Vec<&[u8]> = x.command.iter().skip(2).map(Vec::as_slice).collect();
+                self.learn(key, &members, counters);
+            }
+            "SMEMBERS" | "SRANDMEMBER" => {
+                if let Some(reply) = x.reply {
+                    self.learn(key, &reply.texts(), counters);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn name(topic: &str, server: Option<&str>) -> ServiceName {
+        ServiceName {
+            topic: topic.into(),
+            server: server.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn g4_keys_name_topic_and_server() {
+        let mut book = NameBook::default();
+        let mut c = NameCounters::default();
+        book.learn(b"ROUTER/compute", &[b"127.0.11.3:65146"], &mut c);
+        assert_eq!(
+            book.lookup(addr("127.0.11.3:65146")),
+            Some(&name("compute", None))
+        );
+        book.learn(b"ROUTER/compute/node-2", &[b"127.0.11.3:65146"], &mut c);
+        book.learn(b"ROUTER/compute", &[b"127.0.11.3:65146"], &mut c);
+        assert_eq!(
+            book.lookup(addr("127.0.11.3:65146")),
+            Some(&name("compute", Some("node-2")))
+        );
+        book.learn(b"ROUTER/notifications.info", &[b"127.0.11.2:54853"], &mut c);
+        assert_eq!(
+            book.lookup(addr("127.0.11.2:54853")),
+            Some(&name("notifications.info", None))
+        );
+        assert_eq!(book.lookup(addr("127.0.11.2:1")), None);
+        assert_eq!(c.named, 2);
+    }
+
+    #[test]
+    fn g3_dots_are_a_server_only_when_the_bare_topic_is_registered_too() {
+        let mut book = NameBook::default();
+        let mut c = NameCounters::default();
+        book.learn(b"ROUTER_compute.node-1", &[b"127.0.12.2:60788"], &mut c);
+        // Alone, the dotted key could be a dotted topic.
+        assert_eq!(
+            book.lookup(addr("127.0.12.2:60788")),
+            Some(&name("compute.node-1", None))
+        );
+        book.learn(b"ROUTER_compute", &[b"127.0.12.2:60788"], &mut c);
+        assert_eq!(
+            book.lookup(addr("127.0.12.2:60788")),
+            Some(&name("compute", Some("node-1")))
+        );
+        book.learn(b"ROUTER_notifications.info", &[b"127.0.12.2:58693"], &mut c);
+        assert_eq!(
+            book.lookup(addr("127.0.12.2:58693")),
+            Some(&name("notifications.info", None))
+        );
+    }
+
+    #[test]
+    fn host_names_match_by_port_when_unambiguous() {
+        let mut book = NameBook::default();
+        let mut c = NameCounters::default();
+        book.learn(b"ROUTER/compute/cmp1", &[b"cmp1:50000"], &mut c);
+        assert_eq!(
+            book.lookup(addr("10.0.0.5:50000")),
+            Some(&name("compute", Some("cmp1")))
+        );
+        book.learn(b"ROUTER/compute/cmp2", &[b"cmp2:50000"], &mut c);
+        assert_eq!(book.lookup(addr("10.0.0.5:50000")), None);
+        // v6, bracketed or not.
+        book.learn(
+            b"ROUTER/compute/cmp3",
+            &[b"[::1]:50001", b"::1:50002"],
+            &mut c,
+        );
+        assert!(book.lookup(addr("[::1]:50001")).is_some());
+        assert!(book.lookup(addr("[::1]:50002")).is_some());
+    }
+
+    #[test]
+    fn other_keys_and_junk_members_teach_nothing() {
+        let mut book = NameBook::default();
+        let mut c = NameCounters::default();
+        book.learn(
+            b"DEALER_compute.node-1",
+            &[b"127.0.14.2/compute.node-1/c2622add"],
+            &mut c,
+        );
+        book.learn(b"127.0.11.3:65146", &[b" "], &mut c);
+        book.learn(
+            b"PUBLISHERS",
+            &[b"127.0.14.4:52942,127.0.14.4:65524"],
+            &mut c,
+        );
+        assert_eq!(c.records, 0);
+        book.learn(
+            b"ROUTER/compute",
+            &[b"no port", b"h:0", b"h:99999", b"a b:1"],
+            &mut c,
+        );
+        assert_eq!(c.not_addresses, 4);
+        assert_eq!(c.named, 0);
+        book.learn(b"ROUTER/", &[b"127.0.0.1:1"], &mut c);
+        assert_eq!(c.named, 0);
+    }
+
+    #[test]
+    fn the_book_is_bounded() {
+        let mut book = NameBook::default();
+        let mut c = NameCounters::default();
+        let members: Vec<String> = (0..MAX_NAMED + 10)
+            .map(|i| format!("10.{}.{}.{}:1000", i >> 16, (i >> 8) & 255, i & 255))
+            .collect();
+        let refs: Vec<&[u8]> = members.iter().map(|m| m.as_bytes()).collect();
+        book.learn(b"ROUTER/t", &refs, &mut c);
+        assert_eq!(c.dropped, 10);
+        assert_eq!(c.named, MAX_NAMED as u64);
+        // Many keys for one address: the oldest go.
+        for i in 0..20 {
+            book.learn(
+                format!("ROUTER/t{i}").as_bytes(),
+                &[b"10.0.0.1:1000"],
+                &mut c,
+            );
+        }
+        assert_eq!(
+            book.lookup(addr("10.0.0.1:1000")).map(|n| n.topic.as_str()),
+            Some("t19")
+        );
+    }
+}

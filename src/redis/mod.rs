@@ -1,0 +1,544 @@
+//! The redis protocol beside ZMTP: oslo.messaging's zmq driver keeps its
+//! name service ("matchmaker") in redis, so a capture that holds the redis
+//! connections says which topic and server listen on which `ip:port`. This
+//! layer turns a redis connection's two byte streams into exchanges: each
+//! command with its reply, in order. What they mean is the oslo layer's
+//! business.
+
+pub mod resp;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use crate::ports::PortSet;
+use crate::tcp::{Connection, Direction, StreamConsumer, StreamEvent};
+use crate::time::Timestamp;
+use resp::{Read, Value};
+
+/// Bytes one direction may hold while a value is incomplete. The name
+/// service's commands and replies are a few hundred bytes; past this the
+/// connection is not followed further (counted).
+pub const MAX_BUFFERED: usize = 256 << 10;
+/// Commands waiting for their replies on one connection; past this the
+/// oldest is answered by nothing (counted).
+pub const MAX_PENDING: usize = 1024;
+/// Arguments of one command kept (a `SADD` may name thousands of members).
+pub const MAX_ARGS: usize = 64;
+/// Bytes of one argument kept.
+pub const MAX_ARG: usize = 1024;
+
+/// One command and, when it came, its reply.
+#[derive(Debug)]
+pub struct Exchange<'a> {
+    /// The client and the redis server.
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub command_ts: Timestamp,
+    /// The command's name and arguments (at most [`MAX_ARGS`], each cut at
+    /// [`MAX_ARG`] bytes).
+    pub command: &'a [Vec<u8>],
+    /// The command had more arguments, or longer ones, than were kept.
+    pub command_cut: bool,
+    /// None: the connection ended, or lost bytes, before the reply.
+    pub reply: Option<&'a Value<'a>>,
+    pub reply_ts: Option<Timestamp>,
+}
+
+impl Exchange<'_> {
+    /// The command's name, upper case.
+    pub fn name(&self) -> String {
+        self.command
+            .first()
+            .map(|n| String::from_utf8_lossy(n).to_ascii_uppercase())
+            .unwrap_or_default()
+    }
+
+    pub fn arg(&self, i: usize) -> Option<&[u8]> {
+        self.command.get(i).map(Vec::as_slice)
+    }
+}
+
+/// A consumer of redis exchanges (the oslo layer's name book).
+pub trait RedisSink {
+    fn exchange(&mut self, exchange: &Exchange<'_>);
+}
+
+/// What the redis layer counted, for the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RedisCounters {
+    pub connections: u64,
+    pub commands: u64,
+    pub replies: u64,
+    /// Commands whose reply is not in the capture.
+    pub unanswered: u64,
+    /// Replies with no command before them in the capture.
+    pub unmatched_replies: u64,
+    /// Connections not followed to their end: bytes that are not RESP, a
+    /// gap, or a value over [`MAX_BUFFERED`].
+    pub abandoned: u64,
+    pub commands_cut: u64,
+    pub pending_evicted: u64,
+}
+
+struct Pending {
+    ts: Timestamp,
+    command: Vec<Vec<u8>>,
+    cut: bool,
+}
+
+struct RedisConn {
+    /// Which stream carries the commands (the side that is not on the
+    /// redis port).
+    commands: Direction,
+    client: SocketAddr,
+    server: SocketAddr,
+    buffered: [Vec<u8>; 2],
+    pending: VecDeque<Pending>,
+    /// Why the connection is no longer followed.
+    abandoned: Option<&'static str>,
+}
+
+/// Follows the connections on the redis ports.
+pub struct RedisDecoder {
+    ports: PortSet,
+    conns: HashMap<u64, RedisConn>,
+    counters: RedisCounters,
+}
+
+impl RedisDecoder {
+    pub fn new(ports: PortSet) -> Self {
+        RedisDecoder {
+            ports,
+            conns: HashMap::new(),
+            counters: RedisCounters::default(),
+        }
+    }
+
+    /// Whether a connection is a redis one (by either end's port: the
+    /// capture may have begun after its handshake).
+    pub fn claims(&self, conn: &Connection) -> bool {
+        self.ports.contains(conn.server.port()) || self.ports.contains(conn.client.port())
+    }
+
+    pub fn counters(&self) -> &RedisCounters {
+        &self.counters
+    }
+
+    pub fn event(&mut self, conn: &Connection, event: StreamEvent<'_>, sink: &mut dyn RedisSink) {
+        match event {
+            StreamEvent::Open { .. } => {
+                // Commands travel towards the redis port.
+                let (commands, client, server) = if self.ports.contains(conn.server.port()) {
+                    (Direction::ClientToServer, conn.client, conn.server)
+                } else {
+                    (Direction::ServerToClient, conn.server, conn.client)
+                };
+                self.counters.connections += 1;
+                self.conns.insert(
+                    conn.id,
+                    RedisConn {
+                        commands,
+                        client,
+                        server,
+                        buffered: [Vec::new(), Vec::new()],
+                        pending: VecDeque::new(),
+                        abandoned: None,
+                    },
+                );
+            }
+            StreamEvent::Data { dir, ts, bytes, .. } => {
+                let Some(state) = self.conns.get_mut(&conn.id) else {
+                    return;
+                };
+                if state.abandoned.is_none() {
+                    state.data(dir, ts, bytes, &mut self.counters, sink);
+                }
+            }
+            StreamEvent::Gap { .. } => {
+                // RESP has no markers to find the next value by.
+                if let Some(state) = self.conns.get_mut(&conn.id) {
+                    state.abandon("bytes missing from the capture", &mut self.counters, sink);
+                }
+            }
+            StreamEvent::Close { .. } => {
+                if let Some(mut state) = self.conns.remove(&conn.id) {
+                    state.unanswered(&mut self.counters, sink);
+                }
+            }
+        }
+    }
+}
+
+impl RedisConn {
+    fn slot(&mut self, dir: Direction) -> &mut Vec<u8> {
+        let [c2s, s2c] = &mut self.buffered;
+        match dir {
+            Direction::ClientToServer => c2s,
+            Direction::ServerToClient => s2c,
+        }
+    }
+
+    fn data(
+        &mut self,
+        dir: Direction,
+        ts: Timestamp,
+        bytes: &[u8],
+        counters: &mut RedisCounters,
+        sink: &mut dyn RedisSink,
+    ) {
+        let commands = dir == self.commands;
+        let held = std::mem::take(self.slot(dir));
+        // Zero-copy when nothing is held: read straight from the segment.
+        let mut joined;
+        let input: &[u8] = if held.is_empty() {
+            bytes
+        } else {
+            joined = held;
+            joined.extend_from_slice(bytes);
+            &joined
+        };
+        let mut at = 0;
+        while at < input.len() {
+            let rest = input.get(at..).unwrap_or_default();
+            let read = if commands {
+                resp::read_command(rest)
+            } else {
+                resp::read_value(rest)
+            };
+            match read {
+                Read::Value { value, used, push } => {
+                    at += used.max(1);
+                    if commands {
+                        self.command(ts, &value, counters);
+                    } else if !push {
+                        self.reply(ts, &value, counters, sink);
+                    }
+                }
+                Read::Incomplete => break,
+                Read::Invalid(why) => {
+                    self.abandon(why, counters, sink);
+                    return;
+                }
+            }
+        }
+        let rest = input.get(at..).unwrap_or_default();
+        if rest.len() > MAX_BUFFERED {
+            self.abandon("a value larger than zmqtrace holds", counters, sink);
+        } else {
+            let slot = self.slot(dir);
+            slot.clear();
+            slot.extend_from_slice(rest);
+        }
+    }
+
+    fn command(&mut self, ts: Timestamp, value: &Value<'_>, counters: &mut RedisCounters) {
+        let Value::List(items) = value else {
+            return;
+        };
+        counters.commands += 1;
+        let mut cut = items.len() > MAX_ARGS;
+        let command = items
+            .iter()
+            .take(MAX_ARGS)
+            .map(|v| match v {
+                Value::Text(t) => {
+                    cut |= t.len() > MAX_ARG;
+                    t.get(..MAX_ARG).unwrap_or(t).to_vec()
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        counters.commands_cut += u64::from(cut);
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_front();
+            counters.pending_evicted += 1;
+        }
+        self.pending.push_back(Pending { ts, command, cut });
+    }
+
+    fn reply(
+        &mut self,
+        ts: Timestamp,
+        value: &Value<'_>,
+        counters: &mut RedisCounters,
+        sink: &mut dyn RedisSink,
+    ) {
+        counters.replies += 1;
+        let Some(p) = self.pending.pop_front() else {
+            counters.unmatched_replies += 1;
+            return;
+        };
+        sink.exchange(&Exchange {
+            client: self.client,
+            server: self.server,
+            command_ts: p.ts,
+            command: &p.command,
+            command_cut: p.cut,
+            reply: Some(value),
+            reply_ts: Some(ts),
+        });
+    }
+
+    /// Commands that will get no reply in the capture still say what was
+    /// asked (a `SADD` registers whether or not its `:1` was captured).
+    fn unanswered(&mut self, counters: &mut RedisCounters, sink: &mut dyn RedisSink) {
+        for p in self.pending.drain(..) {
+            counters.unanswered += 1;
+            sink.exchange(&Exchange {
+                client: self.client,
+                server: self.server,
+                command_ts: p.ts,
+                command: &p.command,
+                command_cut: p.cut,
+                reply: None,
+                reply_ts: None,
+            });
+        }
+    }
+
+    fn abandon(
+        &mut self,
+        why: &'static str,
+        counters: &mut RedisCounters,
+        sink: &mut dyn RedisSink,
+    ) {
+        if self.abandoned.is_none() {
+            counters.abandoned += 1;
+            self.abandoned = Some(why);
+        }
+        self.buffered = [Vec::new(), Vec::new()];
+        self.unanswered(counters, sink);
+    }
+}
+
+/// A redis decoder alone is a stream consumer too (tests, fuzzing).
+pub struct Standalone<S> {
+    pub decoder: RedisDecoder,
+    pub sink: S,
+}
+
+impl<S: RedisSink> StreamConsumer for Standalone<S> {
+    fn event(&mut self, conn: &Connection, event: StreamEvent<'_>) {
+        if self.decoder.claims(conn) {
+            self.decoder.event(conn, event, &mut self.sink);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{TcpFlags, TcpSegment};
+    use crate::tcp::{Reassembler, TcpConfig};
+
+    #[derive(Default)]
+    struct Seen(Vec<String>);
+
+    impl RedisSink for Seen {
+        fn exchange(&mut self, x: &Exchange<'_>) {
+            let args: Vec<String> = x
+                .command
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let reply = match x.reply {
+                Some(v) => format!(
+                    "{:?}",
+                    v.texts()
+                        .iter()
+                        .map(|t| String::from_utf8_lossy(t))
+                        .collect::<Vec<_>>()
+                ),
+                None => "none".into(),
+            };
+            self.0.push(format!(
+                "{} -> {reply}{}",
+                args.join(" "),
+                if x.command_cut { " (cut)" } else { "" }
+            ));
+        }
+    }
+
+    struct Wire {
+        tcp: Reassembler,
+        redis: Standalone<Seen>,
+        seq: [u32; 2],
+        client: SocketAddr,
+        server: SocketAddr,
+        ts: u64,
+    }
+
+    impl Wire {
+        /// A connection to redis (or, `reversed`, seen from its first
+        /// reply, so the reassembler takes redis for the client).
+        fn new(handshake: bool) -> Wire {
+            let mut wire = Wire {
+                tcp: Reassembler::new(TcpConfig::default()),
+                redis: Standalone {
+                    decoder: RedisDecoder::new("6379".parse().unwrap()),
+                    sink: Seen::default(),
+                },
+                seq: [1000, 5000],
+                client: "10.0.0.1:40000".parse().unwrap(),
+                server: "10.0.0.4:6379".parse().unwrap(),
+                ts: 1,
+            };
+            if handshake {
+                let syn = TcpFlags {
+                    syn: true,
+                    ..TcpFlags::default()
+                };
+                let syn_ack = TcpFlags {
+                    syn: true,
+                    ack: true,
+                    ..TcpFlags::default()
+                };
+                wire.segment(true, 999, syn, &[]);
+                wire.segment(false, 4999, syn_ack, &[]);
+            }
+            wire
+        }
+
+        fn segment(&mut self, c2s: bool, seq: u32, flags: TcpFlags, payload: &[u8]) {
+            let (src, dst) = if c2s {
+                (self.client, self.server)
+            } else {
+                (self.server, self.client)
+            };
+            self.ts += 1000;
+            let seg = TcpSegment {
+                ts: Timestamp::from_nanos(self.ts),
+                src,
+                dst,
+                seq,
+                ack: 1,
+                flags,
+                payload,
+                missing_tail: 0,
+            };
+            self.tcp.segment(&seg, &mut self.redis);
+        }
+
+        /// Bytes in segments of `chunk` bytes.
+        fn send(&mut self, c2s: bool, bytes: &[u8], chunk: usize) {
+            let ack = TcpFlags {
+                ack: true,
+                ..TcpFlags::default()
+            };
+            for piece in bytes.chunks(chunk) {
+                let i = usize::from(!c2s);
+                let seq = self.seq[i];
+                self.segment(c2s, seq, ack, piece);
+                self.seq[i] = seq.wrapping_add(piece.len() as u32);
+            }
+        }
+
+        fn skip(&mut self, c2s: bool, n: u32) {
+            let i = usize::from(!c2s);
+            self.seq[i] = self.seq[i].wrapping_add(n);
+        }
+
+        fn end(mut self) -> (Vec<String>, RedisCounters) {
+            self.tcp.finish(&mut self.redis);
+            (self.redis.sink.0, self.redis.decoder.counters().clone())
+        }
+    }
+
+    const SADD: &[u8] =
+        b"*3\r\n$4\r\nSADD\r\n$21\r\nROUTER/compute/node-1\r\n$16\r\n127.0.11.2:50679\r\n";
+    const SMEMBERS: &[u8] = b"*2\r\n$8\r\nSMEMBERS\r\n$7\r\nROUTERS\r\n";
+
+    #[test]
+    fn commands_pair_with_replies_however_the_bytes_are_cut() {
+        for chunk in [1, 3, 7, 1000] {
+            let mut wire = Wire::new(true);
+            // Pipelined: two commands before either reply.
+            wire.send(true, &[SADD, SMEMBERS].concat(), chunk);
+            wire.send(false, b":1\r\n~1\r\n$16\r\n127.0.14.4:52182\r\n", chunk);
+            wire.send(true, b"PING\r\n", chunk);
+            wire.send(false, b">2\r\n$10\r\ninvalidate\r\n*0\r\n+PONG\r\n", chunk);
+            let (seen, counters) = wire.end();
+            assert_eq!(
+                seen,
+                vec![
+                    "SADD ROUTER/compute/node-1 127.0.11.2:50679 -> []",
+                    "SMEMBERS ROUTERS -> [\"127.0.14.4:52182\"]",
+                    "PING -> [\"PONG\"]",
+                ],
+                "segments of {chunk}"
+            );
+            assert_eq!(counters.commands, 3);
+            assert_eq!(counters.replies, 3);
+            assert_eq!(counters.abandoned, 0);
+        }
+    }
+
+    #[test]
+    fn a_gap_ends_the_connection_and_says_what_went_unanswered() {
+        let mut wire = Wire::new(true);
+        wire.send(true, SADD, 1000);
+        wire.skip(false, 10);
+        wire.send(false, b":1\r\n", 1000);
+        let (seen, counters) = wire.end();
+        assert_eq!(
+            seen,
+            vec!["SADD ROUTER/compute/node-1 127.0.11.2:50679 -> none"]
+        );
+        assert_eq!(counters.abandoned, 1);
+        assert_eq!(counters.unanswered, 1);
+    }
+
+    #[test]
+    fn a_connection_picked_up_midway_pairs_no_reply_it_cannot_place() {
+        // The first bytes seen are the reply to a command sent before the
+        // capture began; the redis side is known by its port.
+        let mut wire = Wire::new(false);
+        wire.send(false, b":1\r\n", 1000);
+        wire.send(true, SMEMBERS, 1000);
+        wire.send(false, b"*1\r\n$16\r\n127.0.14.4:52182\r\n", 1000);
+        let (seen, counters) = wire.end();
+        assert_eq!(seen, vec!["SMEMBERS ROUTERS -> [\"127.0.14.4:52182\"]"]);
+        assert_eq!(counters.unmatched_replies, 1);
+    }
+
+    #[test]
+    fn what_is_not_resp_or_too_large_is_left_counted() {
+        let mut wire = Wire::new(true);
+        wire.send(true, SMEMBERS, 1000);
+        wire.send(false, b"\x16\x03\x01 not redis", 1000);
+        let (seen, counters) = wire.end();
+        assert_eq!(seen, vec!["SMEMBERS ROUTERS -> none"]);
+        assert_eq!(counters.abandoned, 1);
+
+        let mut wire = Wire::new(true);
+        let huge = format!("*1\r\n${}\r\n", MAX_BUFFERED + 10);
+        wire.send(true, huge.as_bytes(), 1000);
+        wire.send(true, &vec![b'x'; MAX_BUFFERED + 10], 1400);
+        let (seen, counters) = wire.end();
+        assert!(seen.is_empty());
+        assert_eq!(counters.abandoned, 1);
+    }
+
+    #[test]
+    fn long_commands_are_kept_in_part_and_said_so() {
+        let mut command = format!("*{}\r\n$4\r\nSADD\r\n$1\r\nk\r\n", MAX_ARGS + 8).into_bytes();
+        for _ in 0..MAX_ARGS + 6 {
+            command.extend_from_slice(b"$3\r\nm:1\r\n");
+        }
+        let mut wire = Wire::new(true);
+        wire.send(true, &command, 1000);
+        wire.send(false, b":70\r\n", 1000);
+        let (seen, counters) = wire.end();
+        assert!(seen[0].ends_with("(cut)"));
+        assert_eq!(counters.commands_cut, 1);
+    }
+
+    #[test]
+    fn pending_commands_are_bounded() {
+        let mut wire = Wire::new(true);
+        wire.send(true, &b"PING\r\n".repeat(MAX_PENDING + 5), 60_000);
+        let (seen, counters) = wire.end();
+        assert_eq!(counters.pending_evicted, 5);
+        assert_eq!(seen.len(), MAX_PENDING);
+    }
+}
