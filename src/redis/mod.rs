@@ -78,6 +78,8 @@ pub struct RedisCounters {
     pub abandoned: u64,
     pub commands_cut: u64,
     pub pending_evicted: u64,
+    /// Connections picked up midway: commands read, replies not paired.
+    pub midstream: u64,
 }
 
 struct Pending {
@@ -96,6 +98,13 @@ struct RedisConn {
     pending: VecDeque<Pending>,
     /// Why the connection is no longer followed.
     abandoned: Option<&'static str>,
+    /// Picked up midway: the replies to commands sent before the capture
+    /// may still be on their way, so no reply is paired; each command is
+    /// passed on as it comes, without one.
+    midstream: bool,
+    /// The command stream is read from a command's start (midway: from
+    /// the first line that opens an array).
+    synced: bool,
 }
 
 /// Follows the connections on the redis ports.
@@ -134,6 +143,7 @@ impl RedisDecoder {
                     (Direction::ServerToClient, conn.server, conn.client)
                 };
                 self.counters.connections += 1;
+                self.counters.midstream += u64::from(conn.midstream);
                 self.conns.insert(
                     conn.id,
                     RedisConn {
@@ -143,6 +153,8 @@ impl RedisDecoder {
                         buffered: [Vec::new(), Vec::new()],
                         pending: VecDeque::new(),
                         abandoned: None,
+                        midstream: conn.midstream,
+                        synced: !conn.midstream,
                     },
                 );
             }
@@ -198,6 +210,21 @@ impl RedisConn {
             &joined
         };
         let mut at = 0;
+        if commands && !self.synced {
+            match sync_point(input) {
+                Some(start) => {
+                    at = start;
+                    self.synced = true;
+                }
+                None => {
+                    // Keep what could begin a "\r\n*" across segments.
+                    let keep = input.len().saturating_sub(2);
+                    let tail = input.get(keep..).unwrap_or_default().to_vec();
+                    *self.slot(dir) = tail;
+                    return;
+                }
+            }
+        }
         while at < input.len() {
             let rest = input.get(at..).unwrap_or_default();
             let read = if commands {
@@ -209,7 +236,7 @@ impl RedisConn {
                 Read::Value { value, used, push } => {
                     at += used.max(1);
                     if commands {
-                        self.command(ts, &value, counters);
+                        self.command(ts, &value, counters, sink);
                     } else if !push {
                         self.reply(ts, &value, counters, sink);
                     }
@@ -231,13 +258,19 @@ impl RedisConn {
         }
     }
 
-    fn command(&mut self, ts: Timestamp, value: &Value<'_>, counters: &mut RedisCounters) {
+    fn command(
+        &mut self,
+        ts: Timestamp,
+        value: &Value<'_>,
+        counters: &mut RedisCounters,
+        sink: &mut dyn RedisSink,
+    ) {
         let Value::List(items) = value else {
             return;
         };
         counters.commands += 1;
         let mut cut = items.len() > MAX_ARGS;
-        let command = items
+        let command: Vec<Vec<u8>> = items
             .iter()
             .take(MAX_ARGS)
             .map(|v| match v {
@@ -249,6 +282,18 @@ impl RedisConn {
             })
             .collect();
         counters.commands_cut += u64::from(cut);
+        if self.midstream {
+            sink.exchange(&Exchange {
+                client: self.client,
+                server: self.server,
+                command_ts: ts,
+                command: &command,
+                command_cut: cut,
+                reply: None,
+                reply_ts: None,
+            });
+            return;
+        }
         if self.pending.len() >= MAX_PENDING {
             self.pending.pop_front();
             counters.pending_evicted += 1;
@@ -264,7 +309,7 @@ impl RedisConn {
         sink: &mut dyn RedisSink,
     ) {
         counters.replies += 1;
-        let Some(p) = self.pending.pop_front() else {
+        let Some(p) = self.pending.pop_front().filter(|_| !self.midstream) else {
             counters.unmatched_replies += 1;
             return;
         };
@@ -309,6 +354,15 @@ impl RedisConn {
         self.buffered = [Vec::new(), Vec::new()];
         self.unanswered(counters, sink);
     }
+}
+
+/// Where a command starts in a stream picked up midway: at the start, or
+/// after the first line end followed by an array.
+fn sync_point(input: &[u8]) -> Option<usize> {
+    if input.first() == Some(&b'*') {
+        return Some(0);
+    }
+    memchr::memmem::find(input, b"\r\n*").map(|i| i + 2)
 }
 
 /// A redis decoder alone is a stream consumer too (tests, fuzzing).
@@ -489,16 +543,27 @@ mod tests {
     }
 
     #[test]
-    fn a_connection_picked_up_midway_pairs_no_reply_it_cannot_place() {
-        // The first bytes seen are the reply to a command sent before the
-        // capture began; the redis side is known by its port.
+    fn a_connection_picked_up_midway_pairs_no_reply_and_reads_commands_from_a_start() {
+        // The capture begins inside a SADD's member and before the reply
+        // to a command sent earlier: the fragment is skipped, the next
+        // command read whole and passed on at once, and no reply paired
+        // (it could answer a command from before the capture).
         let mut wire = Wire::new(false);
         wire.send(false, b":1\r\n", 1000);
-        wire.send(true, SMEMBERS, 1000);
-        wire.send(false, b"*1\r\n$16\r\n127.0.14.4:52182\r\n", 1000);
+        wire.send(true, b"11.2:50679\r\n", 1000);
+        wire.send(true, &[SADD, SMEMBERS].concat(), 5);
+        wire.send(false, b":0\r\n*1\r\n$16\r\n127.0.14.4:52182\r\n", 1000);
         let (seen, counters) = wire.end();
-        assert_eq!(seen, vec!["SMEMBERS ROUTERS -> [\"127.0.14.4:52182\"]"]);
-        assert_eq!(counters.unmatched_replies, 1);
+        assert_eq!(
+            seen,
+            vec![
+                "SADD ROUTER/compute/node-1 127.0.11.2:50679 -> none",
+                "SMEMBERS ROUTERS -> none"
+            ]
+        );
+        assert_eq!(counters.unmatched_replies, 3);
+        assert_eq!(counters.midstream, 1);
+        assert_eq!(counters.unanswered, 0);
     }
 
     #[test]

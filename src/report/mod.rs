@@ -171,6 +171,7 @@ impl Counts {
             .u64("redis_abandoned", self.redis.abandoned)
             .u64("redis_commands_cut", self.redis.commands_cut)
             .u64("redis_pending_evicted", self.redis.pending_evicted)
+            .u64("redis_midstream", self.redis.midstream)
             .u64("name_records", self.names.records)
             .u64("names_learned", self.names.named)
             .u64("name_members_not_addresses", self.names.not_addresses)
@@ -246,6 +247,10 @@ impl Counts {
             "redis replies whose command is not in the capture",
         );
         add(self.redis.commands_cut, "redis commands not kept whole");
+        add(
+            self.redis.midstream,
+            "redis connections picked up midway (replies not paired)",
+        );
         add(
             self.redis.pending_evicted,
             "redis commands forgotten (too many waiting)",
