@@ -68,6 +68,8 @@ pub struct NameBook {
     /// default): port → the names registered with it, used when a port
     /// is unambiguous.
     by_port: HashMap<u16, Vec<(String, Registrations)>>,
+    /// Addresses and host names held, against [`MAX_NAMED`].
+    held: usize,
 }
 
 impl NameBook {
@@ -93,13 +95,16 @@ impl NameBook {
                 counters.not_addresses += 1;
                 continue;
             };
-            let full = self.by_address.len() + self.by_port.len() >= MAX_NAMED;
+            let full = self.held >= MAX_NAMED;
             let entry = match host.parse::<IpAddr>() {
                 Ok(ip) => {
                     let addr = SocketAddr::new(ip, port);
-                    if full && !self.by_address.contains_key(&addr) {
-                        counters.dropped += 1;
-                        continue;
+                    if !self.by_address.contains_key(&addr) {
+                        if full {
+                            counters.dropped += 1;
+                            continue;
+                        }
+                        self.held += 1;
                     }
                     self.by_address.entry(addr).or_default()
                 }
@@ -115,6 +120,7 @@ impl NameBook {
                             continue;
                         }
                         None => {
+                            self.held += 1;
                             hosts.push((host.to_string(), Registrations::default()));
                             match hosts.last_mut() {
                                 Some((_, r)) => r,
@@ -166,12 +172,17 @@ impl Registrations {
                     None => bare(name),
                 },
                 Scheme::Underscore => {
-                    let topic = self.keys.iter().find_map(|(s, t)| {
-                        (*s == Scheme::Underscore && t.len() < name.len())
-                            .then(|| name.strip_prefix(t.as_str())?.strip_prefix('.'))
-                            .flatten()
-                            .map(|server| (t, server))
-                    });
+                    // The longest registered prefix is the topic.
+                    let topic = self
+                        .keys
+                        .iter()
+                        .filter_map(|(s, t)| {
+                            (*s == Scheme::Underscore && t.len() < name.len())
+                                .then(|| name.strip_prefix(t.as_str())?.strip_prefix('.'))
+                                .flatten()
+                                .map(|server| (t, server))
+                        })
+                        .max_by_key(|(t, _)| t.len());
                     match topic {
                         Some((topic, server)) => ServiceName {
                             topic: topic.clone(),
@@ -305,6 +316,14 @@ mod tests {
         assert_eq!(
             book.lookup(addr("127.0.12.2:60788")),
             Some(&name("compute", Some("node-1")))
+        );
+        // The longest registered prefix is the topic.
+        for key in [&b"ROUTER_a"[..], b"ROUTER_a.b", b"ROUTER_a.b.c"] {
+            book.learn(key, &[b"127.0.12.9:1"], &mut c);
+        }
+        assert_eq!(
+            book.lookup(addr("127.0.12.9:1")),
+            Some(&name("a.b", Some("c")))
         );
         book.learn(b"ROUTER_notifications.info", &[b"127.0.12.2:58693"], &mut c);
         assert_eq!(

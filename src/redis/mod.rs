@@ -105,6 +105,8 @@ struct RedisConn {
     /// The command stream is read from a command's start (midway: from
     /// the first line that opens an array).
     synced: bool,
+    /// Per direction: held bytes are read again once they reach this.
+    retry_at: [usize; 2],
 }
 
 /// Follows the connections on the redis ports.
@@ -123,10 +125,12 @@ impl RedisDecoder {
         }
     }
 
-    /// Whether a connection is a redis one (by either end's port: the
-    /// capture may have begun after its handshake).
+    /// Whether a connection is a redis one: by its server's port, or by
+    /// its client's when its handshake was not seen (the ends may then be
+    /// the wrong way round).
     pub fn claims(&self, conn: &Connection) -> bool {
-        self.ports.contains(conn.server.port()) || self.ports.contains(conn.client.port())
+        self.ports.contains(conn.server.port())
+            || ((conn.midstream || conn.flipped) && self.ports.contains(conn.client.port()))
     }
 
     pub fn counters(&self) -> &RedisCounters {
@@ -155,6 +159,7 @@ impl RedisDecoder {
                         abandoned: None,
                         midstream: conn.midstream,
                         synced: !conn.midstream,
+                        retry_at: [0, 0],
                     },
                 );
             }
@@ -172,8 +177,9 @@ impl RedisDecoder {
                     state.abandon("bytes missing from the capture", &mut self.counters, sink);
                 }
             }
-            StreamEvent::Close { .. } => {
+            StreamEvent::Close { ts, .. } => {
                 if let Some(mut state) = self.conns.remove(&conn.id) {
+                    state.flush(ts, &mut self.counters, sink);
                     state.unanswered(&mut self.counters, sink);
                 }
             }
@@ -199,16 +205,53 @@ impl RedisConn {
         sink: &mut dyn RedisSink,
     ) {
         let commands = dir == self.commands;
-        let held = std::mem::take(self.slot(dir));
-        // Zero-copy when nothing is held: read straight from the segment.
-        let mut joined;
-        let input: &[u8] = if held.is_empty() {
-            bytes
-        } else {
-            joined = held;
-            joined.extend_from_slice(bytes);
-            &joined
+        if !commands && self.midstream {
+            // Never paired midway (see `midstream`), so never read: a
+            // stream entered inside a value would only look invalid.
+            return;
+        }
+        let [c2s, s2c] = &mut self.retry_at;
+        let retry_at = match dir {
+            Direction::ClientToServer => c2s,
+            Direction::ServerToClient => s2c,
         };
+        let retry_at = std::mem::take(retry_at);
+        if self.slot(dir).is_empty() {
+            // Zero-copy when nothing is held: read straight from the segment.
+            let Some(used) = self.read_all(dir, bytes, ts, counters, sink) else {
+                return;
+            };
+            self.keep(dir, bytes.get(used..).unwrap_or_default(), counters, sink);
+            return;
+        }
+        let mut held = std::mem::take(self.slot(dir));
+        held.extend_from_slice(bytes);
+        if held.len() < retry_at && held.len() <= MAX_BUFFERED {
+            // A large value still arriving: read it again only once a
+            // quarter more has come, so a slow value costs linear time.
+            *self.slot(dir) = held;
+            self.set_retry(dir, retry_at);
+            return;
+        }
+        let Some(used) = self.read_all(dir, &held, ts, counters, sink) else {
+            return;
+        };
+        held.drain(..used.min(held.len()));
+        let rest = std::mem::take(&mut held);
+        self.keep_owned(dir, rest, counters, sink);
+    }
+
+    /// Read every whole value in `input`; how many bytes they took, or
+    /// None when the connection was abandoned.
+    fn read_all(
+        &mut self,
+        dir: Direction,
+        input: &[u8],
+        ts: Timestamp,
+        counters: &mut RedisCounters,
+        sink: &mut dyn RedisSink,
+    ) -> Option<usize> {
+        let commands = dir == self.commands;
         let mut at = 0;
         if commands && !self.synced {
             match sync_point(input) {
@@ -216,13 +259,8 @@ impl RedisConn {
                     at = start;
                     self.synced = true;
                 }
-                None => {
-                    // Keep what could begin a "\r\n*" across segments.
-                    let keep = input.len().saturating_sub(2);
-                    let tail = input.get(keep..).unwrap_or_default().to_vec();
-                    *self.slot(dir) = tail;
-                    return;
-                }
+                // Keep what could begin a "\r\n*" across segments.
+                None => return Some(input.len().saturating_sub(2)),
             }
         }
         while at < input.len() {
@@ -244,17 +282,61 @@ impl RedisConn {
                 Read::Incomplete => break,
                 Read::Invalid(why) => {
                     self.abandon(why, counters, sink);
-                    return;
+                    return None;
                 }
             }
         }
-        let rest = input.get(at..).unwrap_or_default();
+        Some(at)
+    }
+
+    fn keep(
+        &mut self,
+        dir: Direction,
+        rest: &[u8],
+        counters: &mut RedisCounters,
+        sink: &mut dyn RedisSink,
+    ) {
         if rest.len() > MAX_BUFFERED {
             self.abandon("a value larger than zmqtrace holds", counters, sink);
-        } else {
-            let slot = self.slot(dir);
-            slot.clear();
-            slot.extend_from_slice(rest);
+            return;
+        }
+        self.slot(dir).extend_from_slice(rest);
+        self.set_retry(dir, next_retry(rest.len()));
+    }
+
+    fn keep_owned(
+        &mut self,
+        dir: Direction,
+        rest: Vec<u8>,
+        counters: &mut RedisCounters,
+        sink: &mut dyn RedisSink,
+    ) {
+        if rest.len() > MAX_BUFFERED {
+            self.abandon("a value larger than zmqtrace holds", counters, sink);
+            return;
+        }
+        self.set_retry(dir, next_retry(rest.len()));
+        *self.slot(dir) = rest;
+    }
+
+    fn set_retry(&mut self, dir: Direction, at: usize) {
+        let [c2s, s2c] = &mut self.retry_at;
+        match dir {
+            Direction::ClientToServer => *c2s = at,
+            Direction::ServerToClient => *s2c = at,
+        }
+    }
+
+    /// At the end: what a deferred read left whole is still read.
+    fn flush(&mut self, ts: Timestamp, counters: &mut RedisCounters, sink: &mut dyn RedisSink) {
+        for dir in [self.commands, self.commands.reverse()] {
+            if self.abandoned.is_some() {
+                return;
+            }
+            let held = std::mem::take(self.slot(dir));
+            if !held.is_empty() {
+                let _ = self.read_all(dir, &held, ts, counters, sink);
+            }
         }
     }
 
@@ -265,9 +347,13 @@ impl RedisConn {
         counters: &mut RedisCounters,
         sink: &mut dyn RedisSink,
     ) {
+        // Redis answers neither an empty line nor `*0`.
         let Value::List(items) = value else {
             return;
         };
+        if items.is_empty() {
+            return;
+        }
         counters.commands += 1;
         let mut cut = items.len() > MAX_ARGS;
         let command: Vec<Vec<u8>> = items
@@ -295,8 +381,19 @@ impl RedisConn {
             return;
         }
         if self.pending.len() >= MAX_PENDING {
-            self.pending.pop_front();
-            counters.pending_evicted += 1;
+            if let Some(old) = self.pending.pop_front() {
+                // Still says what was asked (a SADD registers regardless).
+                counters.pending_evicted += 1;
+                sink.exchange(&Exchange {
+                    client: self.client,
+                    server: self.server,
+                    command_ts: old.ts,
+                    command: &old.command,
+                    command_cut: old.cut,
+                    reply: None,
+                    reply_ts: None,
+                });
+            }
         }
         self.pending.push_back(Pending { ts, command, cut });
     }
@@ -353,6 +450,18 @@ impl RedisConn {
         }
         self.buffered = [Vec::new(), Vec::new()];
         self.unanswered(counters, sink);
+    }
+}
+
+/// Held bytes above this are read again only after a quarter more has
+/// arrived (the name service's values are far smaller).
+const EAGER_READ: usize = 4096;
+
+fn next_retry(held: usize) -> usize {
+    if held > EAGER_READ {
+        held + held / 4
+    } else {
+        0
     }
 }
 
@@ -561,7 +670,8 @@ mod tests {
                 "SMEMBERS ROUTERS -> none"
             ]
         );
-        assert_eq!(counters.unmatched_replies, 3);
+        // Replies are not read at all midway.
+        assert_eq!(counters.replies, 0);
         assert_eq!(counters.midstream, 1);
         assert_eq!(counters.unanswered, 0);
     }
@@ -585,6 +695,39 @@ mod tests {
     }
 
     #[test]
+    fn large_values_arriving_slowly_are_read_whole() {
+        // 8,000 members (~180 KB) in segments of 1,400 bytes: read again
+        // only as a quarter more arrives, and still paired.
+        let members: Vec<String> = (0..8000)
+            .map(|i| format!("10.0.{}.{}:1000", i / 256, i % 256))
+            .collect();
+        let mut reply = format!("*{}\r\n", members.len());
+        for m in &members {
+            reply.push_str(&format!("${}\r\n{m}\r\n", m.len()));
+        }
+        let mut wire = Wire::new(true);
+        wire.send(true, SMEMBERS, 1000);
+        wire.send(false, reply.as_bytes(), 1400);
+        let (seen, counters) = wire.end();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].contains("10.0.31.63:1000"), "the last member");
+        assert_eq!(counters.replies, 1);
+
+        // A value that completes while a re-read is deferred is read at
+        // the connection's end.
+        let body = "x".repeat(5990);
+        let value = format!("${}\r\n{body}\r\n", body.len());
+        let mut wire = Wire::new(true);
+        wire.send(true, SMEMBERS, 1000);
+        wire.send(false, &value.as_bytes()[..5000], 5000);
+        wire.send(false, &value.as_bytes()[5000..], 5000);
+        let (seen, counters) = wire.end();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(counters.replies, 1);
+        assert_eq!(counters.unanswered, 0);
+    }
+
+    #[test]
     fn long_commands_are_kept_in_part_and_said_so() {
         let mut command = format!("*{}\r\n$4\r\nSADD\r\n$1\r\nk\r\n", MAX_ARGS + 8).into_bytes();
         for _ in 0..MAX_ARGS + 6 {
@@ -604,6 +747,7 @@ mod tests {
         wire.send(true, &b"PING\r\n".repeat(MAX_PENDING + 5), 60_000);
         let (seen, counters) = wire.end();
         assert_eq!(counters.pending_evicted, 5);
-        assert_eq!(seen.len(), MAX_PENDING);
+        // The evicted ones too: without their replies, at once.
+        assert_eq!(seen.len(), MAX_PENDING + 5);
     }
 }

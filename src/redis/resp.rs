@@ -158,6 +158,21 @@ fn length(text: &[u8]) -> Result<Option<usize>, Step<'static>> {
     }
 }
 
+/// An aggregate's element: attributes before it annotate it and are not
+/// elements themselves.
+fn element_at(buf: &[u8], mut at: usize, depth: usize) -> Step<'_> {
+    for _ in 0..=MAX_DEPTH {
+        if buf.get(at) != Some(&b'|') {
+            return value_at(buf, at, depth);
+        }
+        match value_at(buf, at, depth) {
+            Step::Done(_, next) => at = next,
+            other => return other,
+        }
+    }
+    Step::Invalid("too many attributes")
+}
+
 fn value_at(buf: &[u8], at: usize, depth: usize) -> Step<'_> {
     if depth > MAX_DEPTH {
         return Step::Invalid("RESP nested too deep");
@@ -234,10 +249,10 @@ fn value_at(buf: &[u8], at: usize, depth: usize) -> Step<'_> {
                 return Step::Invalid("a RESP count beyond memory");
             };
             let room = buf.len().saturating_sub(next) / 3;
-            let mut values = Vec::with_capacity(items.min(room));
+            let mut values = Vec::with_capacity(items.min(room).min(1024));
             let mut at = next;
             for _ in 0..items {
-                match value_at(buf, at, depth + 1) {
+                match element_at(buf, at, depth + 1) {
                     Step::Done(v, after) => {
                         values.push(v);
                         at = after;
@@ -316,6 +331,15 @@ mod tests {
         // An attribute is skipped: the value is what follows it.
         let buf = b"|1\r\n+ttl\r\n:3600\r\n:1\r\n";
         assert_eq!(done(buf), (Value::Integer(1), buf.len()));
+        // Inside an aggregate too: the list has two elements, not three.
+        let buf = b"*2\r\n|1\r\n+ttl\r\n:3600\r\n:1\r\n:2\r\n";
+        assert_eq!(
+            done(buf),
+            (
+                Value::List(vec![Value::Integer(1), Value::Integer(2)]),
+                buf.len()
+            )
+        );
     }
 
     #[test]

@@ -166,6 +166,7 @@ impl Counts {
             .u64("undecodable_bodies", self.undecodable_bodies)
             .u64("redis_connections", self.redis.connections)
             .u64("redis_commands", self.redis.commands)
+            .u64("redis_replies", self.redis.replies)
             .u64("redis_unanswered", self.redis.unanswered)
             .u64("redis_unmatched_replies", self.redis.unmatched_replies)
             .u64("redis_abandoned", self.redis.abandoned)
