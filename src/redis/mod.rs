@@ -637,6 +637,18 @@ mod tests {
     }
 
     #[test]
+    fn what_redis_does_not_answer_is_not_waited_for() {
+        // An empty inline line and an empty array get no reply from redis;
+        // queued, they would shift the SMEMBERS answer onto them.
+        let mut wire = Wire::new(true);
+        wire.send(true, &[&b"\r\n*0\r\n"[..], SMEMBERS].concat(), 1000);
+        wire.send(false, b"*1\r\n$16\r\n127.0.14.4:52182\r\n", 1000);
+        let (seen, counters) = wire.end();
+        assert_eq!(seen, vec!["SMEMBERS ROUTERS -> [\"127.0.14.4:52182\"]"]);
+        assert_eq!(counters.commands, 1);
+    }
+
+    #[test]
     fn a_gap_ends_the_connection_and_says_what_went_unanswered() {
         let mut wire = Wire::new(true);
         wire.send(true, SADD, 1000);
