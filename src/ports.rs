@@ -51,6 +51,17 @@ impl Default for PortSet {
     }
 }
 
+impl From<u16> for PortSet {
+    fn from(port: u16) -> Self {
+        let mut set = PortSet {
+            bits: Box::new([0; 1024]),
+            spec: port.to_string(),
+        };
+        set.insert(port);
+        set
+    }
+}
+
 impl fmt::Debug for PortSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PortSet({})", self.spec)
@@ -116,7 +127,7 @@ mod tests {
         assert!(!set.contains(9506));
         assert!(PortSet::default().contains(9501));
         assert!("65535".parse::<PortSet>().unwrap().contains(65535));
-        let both = set.union(&"6379".parse().unwrap());
+        let both = set.union(&PortSet::from(6379));
         assert!(both.contains(6379) && both.contains(15502) && !both.contains(6380));
         assert_eq!(both.to_string(), "9500-9505,9501, 15502,6379");
     }

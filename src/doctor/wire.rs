@@ -388,7 +388,7 @@ pub fn read(path: &Path, ports: PortSet) -> Result<WireFacts, DoctorError> {
     let config = DecodeConfig {
         ports,
         auto: true,
-        redis_ports: "6379".parse().unwrap_or_default(),
+        redis_ports: crate::redis::DEFAULT_PORT.into(),
         oslo: OsloConfig {
             keep_args: false,
             ..OsloConfig::default()

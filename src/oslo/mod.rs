@@ -10,7 +10,7 @@ pub mod redact;
 
 use std::collections::{HashMap, VecDeque};
 
-type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::rc::Rc;

@@ -12,9 +12,9 @@
 //! does. `DEALER…` keys name proxy identities, not addresses, and are left
 //! to the routing key on the wire.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+use super::Map;
 use crate::redis::Exchange;
 
 /// Addresses named at most; past this new ones are counted, not kept.
@@ -59,15 +59,17 @@ pub struct NameCounters {
     pub not_addresses: u64,
     /// Addresses not kept: the book was full.
     pub dropped: u64,
+    /// Older keys of an address forgotten for newer ones (8 are kept).
+    pub keys_forgotten: u64,
 }
 
 #[derive(Default)]
 pub struct NameBook {
-    by_address: HashMap<SocketAddr, Registrations>,
+    by_address: Map<SocketAddr, Registrations>,
     /// Members registered by host name (`rpc_zmq_host` is a host name by
     /// default): port → the names registered with it, used when a port
     /// is unambiguous.
-    by_port: HashMap<u16, Vec<(String, Registrations)>>,
+    by_port: Map<u16, Vec<(String, Registrations)>>,
     /// Addresses and host names held, against [`MAX_NAMED`].
     held: usize,
 }
@@ -131,7 +133,7 @@ impl NameBook {
                 }
             };
             let was_named = entry.resolved.is_some();
-            entry.add(scheme, &name);
+            entry.add(scheme, &name, counters);
             if !was_named && entry.resolved.is_some() {
                 counters.named += 1;
             }
@@ -140,7 +142,7 @@ impl NameBook {
 }
 
 impl Registrations {
-    fn add(&mut self, scheme: Scheme, name: &str) {
+    fn add(&mut self, scheme: Scheme, name: &str, counters: &mut NameCounters) {
         if let Some(i) = self
             .keys
             .iter()
@@ -152,6 +154,7 @@ impl Registrations {
         } else {
             if self.keys.len() >= MAX_KEYS_PER_ADDRESS {
                 self.keys.remove(0);
+                counters.keys_forgotten += 1;
             }
             self.keys.push((scheme, name.to_string()));
         }
@@ -248,17 +251,13 @@ impl NameBook {
         let Some(key) = x.arg(1) else {
             return;
         };
-        match x.name().as_str() {
-            "SADD" => {
-                let members: Vec<&[u8]> = x.command.iter().skip(2).map(Vec::as_slice).collect();
-                self.learn(key, &members, counters);
+        if x.is("SADD") {
+            let members: Vec<&[u8]> = x.command.iter().skip(2).map(Vec::as_slice).collect();
+            self.learn(key, &members, counters);
+        } else if x.is("SMEMBERS") || x.is("SRANDMEMBER") {
+            if let Some((reply, _)) = x.reply {
+                self.learn(key, &reply.texts(), counters);
             }
-            "SMEMBERS" | "SRANDMEMBER" => {
-                if let Some(reply) = x.reply {
-                    self.learn(key, &reply.texts(), counters);
-                }
-            }
-            _ => {}
         }
     }
 }
@@ -403,5 +402,7 @@ mod tests {
             book.lookup(addr("10.0.0.1:1000")).map(|n| n.topic.as_str()),
             Some("t19")
         );
+        // `t` and t0..t19 for one address, eight kept.
+        assert_eq!(c.keys_forgotten, 13);
     }
 }

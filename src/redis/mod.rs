@@ -15,6 +15,9 @@ use crate::tcp::{Connection, Direction, StreamConsumer, StreamEvent};
 use crate::time::Timestamp;
 use resp::{Read, Value};
 
+/// Where oslo.messaging's zmq driver looks for redis by default.
+pub const DEFAULT_PORT: u16 = 6379;
+
 /// Bytes one direction may hold while a value is incomplete. The name
 /// service's commands and replies are a few hundred bytes; past this the
 /// connection is not followed further (counted).
@@ -39,18 +42,17 @@ pub struct Exchange<'a> {
     pub command: &'a [Vec<u8>],
     /// The command had more arguments, or longer ones, than were kept.
     pub command_cut: bool,
-    /// None: the connection ended, or lost bytes, before the reply.
-    pub reply: Option<&'a Value<'a>>,
-    pub reply_ts: Option<Timestamp>,
+    /// The reply and when it came; None: the connection ended, or lost
+    /// bytes, before it (or was picked up midway).
+    pub reply: Option<(&'a Value<'a>, Timestamp)>,
 }
 
 impl Exchange<'_> {
-    /// The command's name, upper case.
-    pub fn name(&self) -> String {
+    /// Whether the command is `name` (redis reads names in any case).
+    pub fn is(&self, name: &str) -> bool {
         self.command
             .first()
-            .map(|n| String::from_utf8_lossy(n).to_ascii_uppercase())
-            .unwrap_or_default()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
     }
 
     pub fn arg(&self, i: usize) -> Option<&[u8]> {
@@ -88,25 +90,31 @@ struct Pending {
     cut: bool,
 }
 
+/// One direction's bytes that do not yet make a whole value.
+#[derive(Default)]
+struct Held {
+    bytes: Vec<u8>,
+    /// Read them again once they reach this length.
+    retry_at: usize,
+}
+
 struct RedisConn {
     /// Which stream carries the commands (the side that is not on the
     /// redis port).
     commands: Direction,
     client: SocketAddr,
     server: SocketAddr,
-    buffered: [Vec<u8>; 2],
+    held: [Held; 2],
     pending: VecDeque<Pending>,
-    /// Why the connection is no longer followed.
-    abandoned: Option<&'static str>,
+    /// No longer followed (counted in `abandoned`).
+    abandoned: bool,
     /// Picked up midway: the replies to commands sent before the capture
-    /// may still be on their way, so no reply is paired; each command is
+    /// may still be on their way, so no reply is read; each command is
     /// passed on as it comes, without one.
     midstream: bool,
     /// The command stream is read from a command's start (midway: from
     /// the first line that opens an array).
     synced: bool,
-    /// Per direction: held bytes are read again once they reach this.
-    retry_at: [usize; 2],
 }
 
 /// Follows the connections on the redis ports.
@@ -154,12 +162,11 @@ impl RedisDecoder {
                         commands,
                         client,
                         server,
-                        buffered: [Vec::new(), Vec::new()],
+                        held: Default::default(),
                         pending: VecDeque::new(),
-                        abandoned: None,
+                        abandoned: false,
                         midstream: conn.midstream,
                         synced: !conn.midstream,
-                        retry_at: [0, 0],
                     },
                 );
             }
@@ -167,14 +174,14 @@ impl RedisDecoder {
                 let Some(state) = self.conns.get_mut(&conn.id) else {
                     return;
                 };
-                if state.abandoned.is_none() {
+                if !state.abandoned {
                     state.data(dir, ts, bytes, &mut self.counters, sink);
                 }
             }
             StreamEvent::Gap { .. } => {
                 // RESP has no markers to find the next value by.
                 if let Some(state) = self.conns.get_mut(&conn.id) {
-                    state.abandon("bytes missing from the capture", &mut self.counters, sink);
+                    state.abandon(&mut self.counters, sink);
                 }
             }
             StreamEvent::Close { ts, .. } => {
@@ -188,8 +195,8 @@ impl RedisDecoder {
 }
 
 impl RedisConn {
-    fn slot(&mut self, dir: Direction) -> &mut Vec<u8> {
-        let [c2s, s2c] = &mut self.buffered;
+    fn held(&mut self, dir: Direction) -> &mut Held {
+        let [c2s, s2c] = &mut self.held;
         match dir {
             Direction::ClientToServer => c2s,
             Direction::ServerToClient => s2c,
@@ -204,41 +211,31 @@ impl RedisConn {
         counters: &mut RedisCounters,
         sink: &mut dyn RedisSink,
     ) {
-        let commands = dir == self.commands;
-        if !commands && self.midstream {
+        if dir != self.commands && self.midstream {
             // Never paired midway (see `midstream`), so never read: a
             // stream entered inside a value would only look invalid.
             return;
         }
-        let [c2s, s2c] = &mut self.retry_at;
-        let retry_at = match dir {
-            Direction::ClientToServer => c2s,
-            Direction::ServerToClient => s2c,
-        };
-        let retry_at = std::mem::take(retry_at);
-        if self.slot(dir).is_empty() {
+        let held = self.held(dir);
+        if held.bytes.is_empty() {
             // Zero-copy when nothing is held: read straight from the segment.
-            let Some(used) = self.read_all(dir, bytes, ts, counters, sink) else {
-                return;
-            };
-            self.keep(dir, bytes.get(used..).unwrap_or_default(), counters, sink);
+            if let Some(used) = self.read_all(dir, bytes, ts, counters, sink) {
+                let rest = bytes.get(used..).unwrap_or_default().to_vec();
+                self.keep(dir, rest, counters, sink);
+            }
             return;
         }
-        let mut held = std::mem::take(self.slot(dir));
-        held.extend_from_slice(bytes);
-        if held.len() < retry_at && held.len() <= MAX_BUFFERED {
+        held.bytes.extend_from_slice(bytes);
+        if held.bytes.len() < held.retry_at && held.bytes.len() <= MAX_BUFFERED {
             // A large value still arriving: read it again only once a
             // quarter more has come, so a slow value costs linear time.
-            *self.slot(dir) = held;
-            self.set_retry(dir, retry_at);
             return;
         }
-        let Some(used) = self.read_all(dir, &held, ts, counters, sink) else {
-            return;
-        };
-        held.drain(..used.min(held.len()));
-        let rest = std::mem::take(&mut held);
-        self.keep_owned(dir, rest, counters, sink);
+        let mut input = std::mem::take(&mut held.bytes);
+        if let Some(used) = self.read_all(dir, &input, ts, counters, sink) {
+            input.drain(..used.min(input.len()));
+            self.keep(dir, input, counters, sink);
+        }
     }
 
     /// Read every whole value in `input`; how many bytes they took, or
@@ -280,8 +277,8 @@ impl RedisConn {
                     }
                 }
                 Read::Incomplete => break,
-                Read::Invalid(why) => {
-                    self.abandon(why, counters, sink);
+                Read::Invalid(_) => {
+                    self.abandon(counters, sink);
                     return None;
                 }
             }
@@ -289,22 +286,8 @@ impl RedisConn {
         Some(at)
     }
 
+    /// Hold what is left of a direction's bytes until more arrive.
     fn keep(
-        &mut self,
-        dir: Direction,
-        rest: &[u8],
-        counters: &mut RedisCounters,
-        sink: &mut dyn RedisSink,
-    ) {
-        if rest.len() > MAX_BUFFERED {
-            self.abandon("a value larger than zmqtrace holds", counters, sink);
-            return;
-        }
-        self.slot(dir).extend_from_slice(rest);
-        self.set_retry(dir, next_retry(rest.len()));
-    }
-
-    fn keep_owned(
         &mut self,
         dir: Direction,
         rest: Vec<u8>,
@@ -312,32 +295,41 @@ impl RedisConn {
         sink: &mut dyn RedisSink,
     ) {
         if rest.len() > MAX_BUFFERED {
-            self.abandon("a value larger than zmqtrace holds", counters, sink);
+            // A value larger than zmqtrace holds.
+            self.abandon(counters, sink);
             return;
         }
-        self.set_retry(dir, next_retry(rest.len()));
-        *self.slot(dir) = rest;
-    }
-
-    fn set_retry(&mut self, dir: Direction, at: usize) {
-        let [c2s, s2c] = &mut self.retry_at;
-        match dir {
-            Direction::ClientToServer => *c2s = at,
-            Direction::ServerToClient => *s2c = at,
-        }
+        *self.held(dir) = Held {
+            retry_at: next_retry(rest.len()),
+            bytes: rest,
+        };
     }
 
     /// At the end: what a deferred read left whole is still read.
     fn flush(&mut self, ts: Timestamp, counters: &mut RedisCounters, sink: &mut dyn RedisSink) {
         for dir in [self.commands, self.commands.reverse()] {
-            if self.abandoned.is_some() {
-                return;
-            }
-            let held = std::mem::take(self.slot(dir));
-            if !held.is_empty() {
+            let held = std::mem::take(&mut self.held(dir).bytes);
+            if !self.abandoned && !held.is_empty() {
                 let _ = self.read_all(dir, &held, ts, counters, sink);
             }
         }
+    }
+
+    /// Hand a command, and its reply when there is one, to the sink.
+    fn pass_on(
+        &self,
+        p: &Pending,
+        reply: Option<(&Value<'_>, Timestamp)>,
+        sink: &mut dyn RedisSink,
+    ) {
+        sink.exchange(&Exchange {
+            client: self.client,
+            server: self.server,
+            command_ts: p.ts,
+            command: &p.command,
+            command_cut: p.cut,
+            reply,
+        });
     }
 
     fn command(
@@ -356,7 +348,7 @@ impl RedisConn {
         }
         counters.commands += 1;
         let mut cut = items.len() > MAX_ARGS;
-        let command: Vec<Vec<u8>> = items
+        let command = items
             .iter()
             .take(MAX_ARGS)
             .map(|v| match v {
@@ -368,34 +360,19 @@ impl RedisConn {
             })
             .collect();
         counters.commands_cut += u64::from(cut);
+        let p = Pending { ts, command, cut };
         if self.midstream {
-            sink.exchange(&Exchange {
-                client: self.client,
-                server: self.server,
-                command_ts: ts,
-                command: &command,
-                command_cut: cut,
-                reply: None,
-                reply_ts: None,
-            });
+            self.pass_on(&p, None, sink);
             return;
         }
         if self.pending.len() >= MAX_PENDING {
             if let Some(old) = self.pending.pop_front() {
                 // Still says what was asked (a SADD registers regardless).
                 counters.pending_evicted += 1;
-                sink.exchange(&Exchange {
-                    client: self.client,
-                    server: self.server,
-                    command_ts: old.ts,
-                    command: &old.command,
-                    command_cut: old.cut,
-                    reply: None,
-                    reply_ts: None,
-                });
+                self.pass_on(&old, None, sink);
             }
         }
-        self.pending.push_back(Pending { ts, command, cut });
+        self.pending.push_back(p);
     }
 
     fn reply(
@@ -406,49 +383,28 @@ impl RedisConn {
         sink: &mut dyn RedisSink,
     ) {
         counters.replies += 1;
-        let Some(p) = self.pending.pop_front().filter(|_| !self.midstream) else {
-            counters.unmatched_replies += 1;
-            return;
-        };
-        sink.exchange(&Exchange {
-            client: self.client,
-            server: self.server,
-            command_ts: p.ts,
-            command: &p.command,
-            command_cut: p.cut,
-            reply: Some(value),
-            reply_ts: Some(ts),
-        });
+        match self.pending.pop_front() {
+            Some(p) => self.pass_on(&p, Some((value, ts)), sink),
+            None => counters.unmatched_replies += 1,
+        }
     }
 
     /// Commands that will get no reply in the capture still say what was
     /// asked (a `SADD` registers whether or not its `:1` was captured).
     fn unanswered(&mut self, counters: &mut RedisCounters, sink: &mut dyn RedisSink) {
-        for p in self.pending.drain(..) {
-            counters.unanswered += 1;
-            sink.exchange(&Exchange {
-                client: self.client,
-                server: self.server,
-                command_ts: p.ts,
-                command: &p.command,
-                command_cut: p.cut,
-                reply: None,
-                reply_ts: None,
-            });
+        let pending = std::mem::take(&mut self.pending);
+        counters.unanswered += pending.len() as u64;
+        for p in &pending {
+            self.pass_on(p, None, sink);
         }
     }
 
-    fn abandon(
-        &mut self,
-        why: &'static str,
-        counters: &mut RedisCounters,
-        sink: &mut dyn RedisSink,
-    ) {
-        if self.abandoned.is_none() {
+    fn abandon(&mut self, counters: &mut RedisCounters, sink: &mut dyn RedisSink) {
+        if !self.abandoned {
             counters.abandoned += 1;
-            self.abandoned = Some(why);
+            self.abandoned = true;
         }
-        self.buffered = [Vec::new(), Vec::new()];
+        self.held = Default::default();
         self.unanswered(counters, sink);
     }
 }
@@ -505,7 +461,7 @@ mod tests {
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect();
             let reply = match x.reply {
-                Some(v) => format!(
+                Some((v, _)) => format!(
                     "{:?}",
                     v.texts()
                         .iter()

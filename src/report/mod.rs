@@ -176,7 +176,8 @@ impl Counts {
             .u64("name_records", self.names.records)
             .u64("names_learned", self.names.named)
             .u64("name_members_not_addresses", self.names.not_addresses)
-            .u64("names_dropped", self.names.dropped);
+            .u64("names_dropped", self.names.dropped)
+            .u64("name_keys_forgotten", self.names.keys_forgotten);
         packet_and_tcp_counters(&mut o, stats);
         o.finish()
     }
@@ -239,6 +240,10 @@ impl Counts {
             "redis ROUTER members that are not host:port",
         );
         add(self.names.dropped, "endpoints not named (name book full)");
+        add(
+            self.names.keys_forgotten,
+            "redis keys of an endpoint forgotten for newer ones",
+        );
         add(
             self.redis.abandoned,
             "redis connections not followed to the end (not RESP, a gap, or a value too large)",
