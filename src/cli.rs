@@ -593,6 +593,8 @@ fn run_decode(
     let keep_args = what == Decode::Trace && mode == OutputMode::Jsonl;
     let oslo = OsloConfig {
         keep_args,
+        // Stats never print the request context.
+        keep_context: what == Decode::Trace,
         ..oslo_config(input, output)?
     };
     let (source, writer) = open_input(input, output)?;

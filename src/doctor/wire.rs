@@ -391,6 +391,7 @@ pub fn read(path: &Path, ports: PortSet) -> Result<WireFacts, DoctorError> {
         redis_ports: crate::redis::DEFAULT_PORT.into(),
         oslo: OsloConfig {
             keep_args: false,
+            keep_context: false,
             ..OsloConfig::default()
         },
     };

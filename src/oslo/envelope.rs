@@ -19,6 +19,8 @@ pub struct Options {
     pub redaction: Redaction,
     /// Keep arguments, results and payloads (copied and redacted).
     pub keep_args: bool,
+    /// Read the request context (request id, user, project).
+    pub keep_context: bool,
 }
 
 impl Options {
@@ -26,7 +28,13 @@ impl Options {
         Options {
             redaction,
             keep_args: true,
+            keep_context: true,
         }
+    }
+
+    /// Neither arguments nor context: JSON bodies take the one-pass lane.
+    fn lean(&self) -> bool {
+        !self.keep_args && !self.keep_context
     }
 }
 
@@ -68,7 +76,13 @@ fn legacy(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
                 }
                 rpc.method = scan_method(body).filter(|m| m != "-reply");
                 (None, None)
-            } else if super::fast::legacy_cast(&mut rpc, body, &msg_id_frame, options).is_some() {
+            } else if if options.lean() {
+                super::fast::lean_legacy_cast(&mut rpc, body, &msg_id_frame)
+            } else {
+                super::fast::legacy_cast(&mut rpc, body, &msg_id_frame, options)
+            }
+            .is_some()
+            {
                 (None, None)
             } else {
                 let v: Value = serde_json::from_slice(body).ok()?;
@@ -336,8 +350,15 @@ fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, options: Options) {
         rpc.method = scan_method(bytes);
         return;
     }
-    if bytes.first() == Some(&b'[') && super::fast::new_body(rpc, bytes, options).is_some() {
-        return;
+    if bytes.first() == Some(&b'[') {
+        let read = if options.lean() {
+            super::fast::lean_new_body(rpc, bytes)
+        } else {
+            super::fast::new_body(rpc, bytes, options)
+        };
+        if read.is_some() {
+            return;
+        }
     }
     let value = match bytes.first() {
         Some(b'[' | b'{') => serde_json::from_slice::<Value>(bytes).ok(),

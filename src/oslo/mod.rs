@@ -267,6 +267,9 @@ pub struct OsloConfig {
     /// Keep method arguments (and reply results) for output; reports that
     /// never print them skip the copying.
     pub keep_args: bool,
+    /// Read request contexts (request id, user, project); reports that never
+    /// print them skip reading them.
+    pub keep_context: bool,
     /// Calls awaiting a reply; beyond it the oldest is dropped and counted.
     pub max_pending: usize,
     /// Recent requests remembered to name replies and ACKs.
@@ -283,6 +286,7 @@ impl Default for OsloConfig {
             rpc_timeout_ns: 60_000_000_000,
             redaction: Redaction::On,
             keep_args: true,
+            keep_context: true,
             max_pending: 100_000,
             max_recent: 32_768,
             forward_window_ns: 1_000_000_000,
@@ -568,6 +572,7 @@ impl<S: OsloSink> OsloDecoder<S> {
         let options = envelope::Options {
             redaction: self.config.redaction,
             keep_args: self.config.keep_args,
+            keep_context: self.config.keep_context,
         };
         let Some(mut rpc) = envelope::decode(&frames, options) else {
             self.sink.zmtp(conn, event, None);
