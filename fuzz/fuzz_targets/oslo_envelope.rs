@@ -1,6 +1,7 @@
 //! Arbitrary frames as an oslo message (legacy and new-driver layouts, JSON
 //! and msgpack bodies): the envelope decoder never panics, whatever the
-//! nesting, UTF-8 or lengths.
+//! nesting, UTF-8 or lengths, and its one-pass lane (stats, doctor) reads
+//! the same fields as the full lane.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,6 +22,24 @@ fuzz_target!(|data: &[u8]| {
     };
     frames.extend(rest.split(|&b| b == 0xfe));
     let framed: Vec<(&[u8], bool)> = frames.iter().map(|f| (*f, mode & 4 == 0)).collect();
-    let _ = envelope::decode(&framed, envelope::Options::all(Redaction::On));
-    let _ = envelope::decode(&framed, envelope::Options { redaction: Redaction::On, keep_args: false });
+    let full = envelope::decode(&framed, envelope::Options::all(Redaction::On));
+    let _ = envelope::decode(
+        &framed,
+        envelope::Options { redaction: Redaction::On, keep_args: false, keep_context: true },
+    );
+    let lean = envelope::decode(
+        &framed,
+        envelope::Options { redaction: Redaction::On, keep_args: false, keep_context: false },
+    );
+    // The one-pass lane skips the context and arguments and nothing else.
+    let strip = |rpc: Option<zmqtrace::oslo::Rpc>| {
+        rpc.map(|mut r| {
+            r.request_id = None;
+            r.user = None;
+            r.project = None;
+            r.args = None;
+            r
+        })
+    };
+    assert_eq!(strip(lean), strip(full));
 });

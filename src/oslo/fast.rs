@@ -378,18 +378,21 @@ impl LeanMsg<'_> {
     }
 }
 
-/// [`legacy_cast`] without the context and arguments.
+/// [`legacy_cast`] without the context and arguments. `None` leaves `rpc`
+/// as it was, for the full lane to read.
 pub fn lean_legacy_cast(rpc: &mut Rpc, body: &[u8], msg_id_frame: &str) -> Option<()> {
     let (_ctx, msg): (IgnoredAny, LeanMsg) = serde_json::from_slice(body).ok()?;
     match msg.method.text().as_deref() {
         Some("-reply") => {
-            rpc.kind = Kind::Call;
             let args = msg.args.object()?;
+            let inner: Option<(IgnoredAny, LeanInner)> = match args.msg {
+                Some(wrapped) => Some(serde_json::from_str(wrapped.get()).ok()?),
+                None => None,
+            };
+            rpc.kind = Kind::Call;
             rpc.msg_id = args.msg_id.text();
             rpc.reply_topic = args.topic.text();
-            if let Some(wrapped) = args.msg {
-                let (_ctx, inner): (IgnoredAny, LeanInner) =
-                    serde_json::from_str(wrapped.get()).ok()?;
+            if let Some((_ctx, inner)) = inner {
                 rpc.method = inner.method.text();
                 rpc.namespace = inner.namespace.text();
                 rpc.version = inner.version.text();
@@ -415,7 +418,8 @@ pub fn lean_legacy_cast(rpc: &mut Rpc, body: &[u8], msg_id_frame: &str) -> Optio
     Some(())
 }
 
-/// [`new_body`] without the context and arguments.
+/// [`new_body`] without the context and arguments. `None` leaves `rpc` as
+/// it was.
 pub fn lean_new_body(rpc: &mut Rpc, bytes: &[u8]) -> Option<()> {
     match rpc.kind {
         Kind::Reply => {
@@ -522,6 +526,11 @@ mod tests {
             legacy(&format!(r#"[{CTX}, {{"method": "a", "method": "b"}}]"#)),
             legacy(&format!(r#"[{CTX}, {{"method": "a"}}, "extra"]"#)),
             legacy(r#"[{"request_id": "req-2"}, {"method": "-reply", "args": "none"}]"#),
+            // A number beyond f64 (found by fuzzing): the lean lane parses the
+            // numbers it skips and fails; the full lane reads it.
+            legacy(r#"[0, [2555551, 4933333E33626]]"#),
+            legacy(r#"[0, {"method": "m", "args": {"n": 1e999}}]"#),
+            new_driver("1", r#"[{}, {"method": "m", "args": [1e999]}]"#),
             // New driver: request, notification, reply with and without failure, ACK.
             new_driver(
                 "1",

@@ -6,6 +6,7 @@
 pub mod envelope;
 mod fast;
 pub mod names;
+pub mod pickle;
 pub mod redact;
 
 use std::collections::{HashMap, VecDeque};
