@@ -2,7 +2,8 @@
 """Write tests/fixtures/pickle/*.pickle: the objects oslo.messaging 4.6's zmq
 driver (G1) pickles with `send_pyobj`, built here with the same module and
 class names and the same attributes (zmq_request.Request.__init__ and
-CallRequest of 4.6.1; the reply dict of server/zmq_incoming_message.py), at
+CallRequest of 4.6.1; the reply dict of server/zmq_incoming_message.py;
+5.2.0's Envelope and Response for G2), at
 protocol 2 (Python 2.7's pyzmq default, HIGHEST_PROTOCOL) and 5 (Python
 3.8+). A recorded 4.6.1 run is in captures/oslo/; these pin the decoder to
 both protocols in unit tests.
@@ -28,6 +29,9 @@ def module(name):
 
 TARGET = module('oslo_messaging.target')
 REQUEST = module('oslo_messaging._drivers.zmq_driver.client.zmq_request')
+# G2 (5.0 .. 5.5): client/zmq_envelope.py and client/zmq_response.py.
+ENVELOPE = module('oslo_messaging._drivers.zmq_driver.client.zmq_envelope')
+RESPONSE = module('oslo_messaging._drivers.zmq_driver.client.zmq_response')
 
 
 class Target(object):
@@ -49,6 +53,33 @@ class CastRequest(object):
     msg_type = 'cast'
 
 
+class Envelope(object):
+    # 5.2.0's __init__: the fields behind properties, numeric types.
+    def __init__(self, msg_type=None, message_id=None, target=None,
+                 routing_key=None, **kwargs):
+        self._msg_type = msg_type
+        self._message_id = message_id
+        self._target = target
+        self._reply_id = None
+        self._routing_key = routing_key
+        self._kwargs = kwargs
+
+
+class Response(object):
+    def __init__(self, id=None, type=None, message_id=None,
+                 reply_id=None, reply_body=None, failure=None):
+        self._id = id
+        self._type = type
+        self._message_id = message_id
+        self._reply_id = reply_id
+        self._reply_body = reply_body
+        self._failure = failure
+
+
+Envelope.__module__ = ENVELOPE.__name__
+ENVELOPE.Envelope = Envelope
+Response.__module__ = RESPONSE.__name__
+RESPONSE.Response = Response
 Target.__module__ = TARGET.__name__
 TARGET.Target = Target
 for cls in (CallRequest, CastRequest):
@@ -80,9 +111,17 @@ REPLY = {'type': 'reply', 'reply': None,
          'log_failure': True,
          'message_id': '0c3d7f7e-e971-11f1-b56d-02fc00000001'}
 
+G2_ENVELOPE = Envelope(msg_type=1, message_id=CALL.message_id,
+                       target=CALL.target, timeout=30)
+G2_RESPONSE = Response(type=5, message_id=CALL.message_id,
+                       reply_id=b'\x00k\x8bEg',
+                       reply_body={'uptime': 42}, failure=None)
+
 if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
-    for name, obj in [('call', CALL), ('cast', CAST), ('reply', REPLY)]:
+    for name, obj in [('call', CALL), ('cast', CAST), ('reply', REPLY),
+                      ('g2_envelope', G2_ENVELOPE),
+                      ('g2_response', G2_RESPONSE)]:
         for protocol in (2, 5):
             path = os.path.join(OUT, '%s_p%d.pickle' % (name, protocol))
             with open(path, 'wb') as f:

@@ -280,12 +280,14 @@ fn new_driver(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     Some(rpc)
 }
 
-/// The zmq driver's first generation (G1, oslo.messaging 2.6 .. 4.6):
-/// Python objects pickled by `send_pyobj`. DEALER -> ROUTER
+/// The zmq driver's first generations (oslo.messaging 2.6 .. 5.5): Python
+/// objects pickled by `send_pyobj`. G1 (.. 4.6): DEALER -> ROUTER
 /// `'' | pickle(request)`, PUSH -> PULL `pickle(request)`, the answer
 /// `'' | pickle({type: reply, ...})`, to the proxy
-/// `'' | pickle(envelope) | pickle(request)` and from its PUB
-/// `topic_filter | pickle(request)`. A request is a
+/// `'' | pickle(envelope dict) | pickle(request)`, from its PUB
+/// `topic_filter | pickle(request)`. G2 (5.0 .. 5.5): `'' |
+/// pickle(Envelope) | pickle(request or Response)` both ways (and, behind
+/// numeric type frames, bodies read by [`decode_body`]). A request is a
 /// `zmq_request.{Call,Cast,Fanout,Notification}Request` holding `target`
 /// (an `oslo_messaging.Target`), `context`, `message` and `message_id`.
 fn pickled(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
@@ -305,70 +307,12 @@ fn pickled(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     };
     let mut rpc = Rpc::new(Driver::Zmq);
     rpc.envelope = "pickle".into();
-    rpc.serialization = Some("pickle");
-    let (bytes, whole) = *body;
-    if !whole {
-        // Cut: the class name comes first, the rest is not guessed.
-        rpc.kind = pickled_kind(bytes)?;
-        rpc.truncated = true;
-        return Some(rpc);
-    }
-    let value = match super::pickle::to_json(bytes) {
-        Ok(value) => value,
-        // A broken pickle is oslo's only when it names oslo's classes.
-        Err(_) => {
-            rpc.kind = pickled_kind(bytes)?;
-            rpc.undecodable = true;
-            return Some(rpc);
-        }
-    };
     if let Some(envelope) = envelope.and_then(|e| super::pickle::to_json(e).ok()) {
-        take_pickled_target(&mut rpc, &envelope);
-        rpc.msg_id = str_field(&envelope, "message_id");
-        if let Some(kind) = envelope
-            .get("msg_type")
-            .and_then(Value::as_str)
-            .and_then(g1_kind)
-        {
-            rpc.kind = kind;
-        }
+        take_pickled_envelope(&mut rpc, &envelope);
     }
-    let class = value.get(super::pickle::CLASS_KEY).and_then(Value::as_str);
-    match class {
-        Some(class) => {
-            let name = class.rsplit('.').next().unwrap_or(class);
-            rpc.kind = match value.get("msg_type").and_then(Value::as_str) {
-                Some(t) => g1_kind(t)?,
-                None => request_kind(name)?,
-            };
-            rpc.msg_id = str_field(&value, "message_id").or(rpc.msg_id.take());
-            take_pickled_target(&mut rpc, &value);
-            if let Some(ctx) = value.get("context") {
-                rpc.take_context(ctx);
-            }
-            if let Some(msg) = value.get("message") {
-                if msg.get("method").is_some() {
-                    rpc.take_message(msg, options);
-                } else if msg.get("event_type").is_some() {
-                    rpc.take_notification(msg, options);
-                }
-            }
-        }
-        None if value.get("type").and_then(Value::as_str) == Some("reply") => {
-            rpc.kind = Kind::Reply;
-            rpc.msg_id = str_field(&value, "message_id");
-            if let Some(reply) = value
-                .get("reply")
-                .filter(|r| !r.is_null() && options.keep_args)
-            {
-                rpc.args = Some(redact(reply.clone(), options.redaction));
-            }
-            rpc.failure = value
-                .get("failure")
-                .filter(|f| !f.is_null())
-                .map(failure_summary);
-        }
-        None => return None,
+    let (bytes, whole) = *body;
+    if !pickled_body(&mut rpc, bytes, whole, options) {
+        return None;
     }
     if rpc.topic.is_none() {
         // From the proxy's PUB: `topic/server` or `topic`.
@@ -385,13 +329,106 @@ fn pickled(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     Some(rpc)
 }
 
+/// A pickled request, reply dict or `Response` into `rpc`; false when the
+/// pickle is not oslo's (a cut or broken one names oslo's classes).
+fn pickled_body(rpc: &mut Rpc, bytes: &[u8], whole: bool, options: Options) -> bool {
+    rpc.serialization = Some("pickle");
+    let value = match whole.then(|| super::pickle::to_json(bytes)) {
+        Some(Ok(value)) => value,
+        broken => {
+            // Cut by the keep limit or damaged: the class name comes first,
+            // the rest is not guessed.
+            let Some(kind) = pickled_kind(bytes) else {
+                return false;
+            };
+            rpc.kind = kind;
+            match broken {
+                None => rpc.truncated = true,
+                Some(_) => rpc.undecodable = true,
+            }
+            return true;
+        }
+    };
+    let class = value.get(super::pickle::CLASS_KEY).and_then(Value::as_str);
+    let class = class.map(|c| c.rsplit('.').next().unwrap_or(c));
+    match class {
+        Some("Response") => take_pickled_reply(rpc, &value, options),
+        Some(class) => {
+            let kind = match field(&value, "msg_type") {
+                Some(t) => pickled_type(t),
+                None => request_kind(class),
+            };
+            let Some(kind) = kind else {
+                return false;
+            };
+            rpc.kind = kind;
+            rpc.msg_id = str_field(&value, "message_id").or(rpc.msg_id.take());
+            take_pickled_target(rpc, &value);
+            if let Some(ctx) = field(&value, "context") {
+                rpc.take_context(ctx);
+            }
+            if let Some(msg) = field(&value, "message") {
+                if msg.get("method").is_some() {
+                    rpc.take_message(msg, options);
+                } else if msg.get("event_type").is_some() {
+                    rpc.take_notification(msg, options);
+                }
+            }
+        }
+        None if value.get("type").and_then(Value::as_str) == Some("reply") => {
+            take_pickled_reply(rpc, &value, options)
+        }
+        None => return false,
+    }
+    true
+}
+
+/// A G1 reply dict (`reply`) or a G2 `Response` (`_reply_body`).
+fn take_pickled_reply(rpc: &mut Rpc, value: &Value, options: Options) {
+    rpc.kind = Kind::Reply;
+    rpc.msg_id = str_field(value, "message_id").or(rpc.msg_id.take());
+    if let Some(reply_id) = str_field(value, "reply_id") {
+        rpc.reply_id = Some(reply_id);
+    }
+    let result = field(value, "reply").or_else(|| field(value, "reply_body"));
+    if let Some(result) = result.filter(|r| !r.is_null() && options.keep_args) {
+        rpc.args = Some(redact(result.clone(), options.redaction));
+    }
+    rpc.failure = field(value, "failure")
+        .filter(|f| !f.is_null())
+        .map(failure_summary);
+}
+
+/// What a proxy envelope says: a G1 dict or a G2 `Envelope`.
+fn take_pickled_envelope(rpc: &mut Rpc, envelope: &Value) {
+    take_pickled_target(rpc, envelope);
+    rpc.msg_id = str_field(envelope, "message_id");
+    if let Some(kind) = field(envelope, "msg_type").and_then(pickled_type) {
+        rpc.kind = kind;
+    }
+    if let Some(key) = str_field(envelope, "routing_key") {
+        rpc.routing_key = Some(key);
+    }
+    if let Some(reply_id) = str_field(envelope, "reply_id") {
+        rpc.reply_id = Some(reply_id);
+    }
+}
+
+/// An attribute as G1 stores it, or as G2's objects do (`_name`, behind a
+/// property).
+fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
+    v.get(name)
+        .or_else(|| v.get(format!("_{name}").as_str()))
+        .filter(|f| !f.is_null())
+}
+
 fn str_field(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_string)
+    field(v, key).and_then(Value::as_str).map(str::to_string)
 }
 
 /// `target.topic` and `target.server` of a pickled request or envelope.
 fn take_pickled_target(rpc: &mut Rpc, holder: &Value) {
-    if let Some(target) = holder.get("target") {
+    if let Some(target) = field(holder, "target") {
         if let Some(topic) = str_field(target, "topic").filter(|t| !t.is_empty()) {
             rpc.topic = Some(topic);
         }
@@ -401,9 +438,12 @@ fn take_pickled_target(rpc: &mut Rpc, holder: &Value) {
     }
 }
 
-/// G1's message types are words (`zmq_names.py` of 4.6).
-fn g1_kind(word: &str) -> Option<Kind> {
-    Some(match word {
+/// A message type: G1 words (`zmq_names.py` of 4.6), G2 numbers.
+fn pickled_type(t: &Value) -> Option<Kind> {
+    if let Some(n) = t.as_u64() {
+        return (1..=6).contains(&n).then(|| kind_of(n as u8));
+    }
+    Some(match t.as_str()? {
         "call" => Kind::Call,
         "cast" => Kind::Cast,
         "cast-f" => Kind::Fanout,
@@ -425,9 +465,9 @@ fn request_kind(class: &str) -> Option<Kind> {
     })
 }
 
-/// The kind of a pickle that cannot be read whole, from the request class it
-/// names near its start, or a reply dict's `reply` key; none if it names
-/// neither.
+/// The kind of a pickle that cannot be read whole, from the request or
+/// response class it names near its start, or a reply dict's keys; none if
+/// it names none of them.
 fn pickled_kind(bytes: &[u8]) -> Option<Kind> {
     if find(bytes, b"zmq_request").is_some() {
         for class in [
@@ -441,7 +481,9 @@ fn pickled_kind(bytes: &[u8]) -> Option<Kind> {
             }
         }
     }
-    (find(bytes, b"message_id").is_some() && find(bytes, b"reply").is_some()).then_some(Kind::Reply)
+    let reply = find(bytes, b"zmq_response").is_some()
+        || (find(bytes, b"message_id").is_some() && find(bytes, b"reply").is_some());
+    reply.then_some(Kind::Reply)
 }
 
 /// A uuid as the new driver writes message ids (36 characters, 4 dashes).
@@ -513,6 +555,13 @@ fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, options: Options) {
         rpc.truncated = true;
         // Too long to keep whole: the method is near the start.
         rpc.method = scan_method(bytes);
+        return;
+    }
+    if super::pickle::looks_like(bytes) {
+        // G2 (5.0 .. 5.5): a pickled request or Response behind type frames.
+        if !pickled_body(rpc, bytes, whole, options) {
+            rpc.undecodable = true;
+        }
         return;
     }
     if bytes.first() == Some(&b'[') {
@@ -767,6 +816,62 @@ mod tests {
             );
             assert_eq!(rpc.failure.as_deref(), Some("ValueError: boom"));
             assert_eq!(rpc.args, None);
+        }
+    }
+
+    const G2_ENVELOPES: [&[u8]; 2] = [
+        include_bytes!("../../tests/fixtures/pickle/g2_envelope_p2.pickle"),
+        include_bytes!("../../tests/fixtures/pickle/g2_envelope_p5.pickle"),
+    ];
+    const G2_RESPONSES: [&[u8]; 2] = [
+        include_bytes!("../../tests/fixtures/pickle/g2_response_p2.pickle"),
+        include_bytes!("../../tests/fixtures/pickle/g2_response_p5.pickle"),
+    ];
+
+    #[test]
+    fn g2_envelopes_responses_and_pickles_behind_type_frames() {
+        let id = "0c3d7f7e-e971-11f1-b56d-02fc00000001";
+        for (envelope, response) in G2_ENVELOPES.into_iter().zip(G2_RESPONSES) {
+            // DEALER -> ROUTER: '' | pickle(Envelope) | pickle(CallRequest).
+            let call = decode(
+                &frames(&[b"", envelope, G1_CALLS[1]]),
+                Options::all(Redaction::On),
+            )
+            .unwrap();
+            assert_eq!(
+                (call.kind, call.method.as_deref()),
+                (Kind::Call, Some("get_uptime"))
+            );
+            assert_eq!(
+                (call.topic.as_deref(), call.server.as_deref()),
+                (Some("compute"), Some("node-1"))
+            );
+            // And back: '' | pickle(Envelope) | pickle(Response).
+            let reply = decode(
+                &frames(&[b"", envelope, response]),
+                Options::all(Redaction::On),
+            )
+            .unwrap();
+            assert_eq!(
+                (reply.kind, reply.msg_id.as_deref()),
+                (Kind::Reply, Some(id))
+            );
+            assert_eq!(reply.args, Some(serde_json::json!({"uptime": 42})));
+            // The ROUTER identity, bytes (protocol 2 writes them as a call to
+            // `_codecs.encode`).
+            assert_eq!(reply.reply_id.as_deref(), Some("0x006b8b4567"));
+            assert_eq!(reply.failure, None);
+            // Through the proxy: '' | '5' | reply_id | message_id | pickle(Response).
+            let reply = decode(
+                &frames(&[b"", b"5", b"\x00k\x8bEg", id.as_bytes(), response]),
+                Options::all(Redaction::On),
+            )
+            .unwrap();
+            assert_eq!(
+                (reply.kind, reply.msg_id.as_deref(), reply.undecodable),
+                (Kind::Reply, Some(id), false)
+            );
+            assert_eq!(reply.serialization, Some("pickle"));
         }
     }
 

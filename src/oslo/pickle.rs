@@ -82,7 +82,8 @@ pub const CLASS_KEY: &str = "__class__";
 
 /// Read one pickle (protocol 2..=5) into JSON: dicts as objects (keys that
 /// are not strings written as their JSON text), lists, tuples and sets as
-/// arrays, bytes as text when UTF-8 (else `<N bytes>`), instances as their
+/// arrays, bytes as text when UTF-8 (else `0x` and hex up to 64 bytes, then
+/// `<N bytes>`), instances as their
 /// state object with [`CLASS_KEY`] naming the class.
 pub fn to_json(input: &[u8]) -> Result<Value, PickleError> {
     let mut m = Machine {
@@ -672,6 +673,11 @@ impl Machine<'_> {
             Obj::Str(s) => Value::String(s.clone()),
             Obj::Bytes(b) => match std::str::from_utf8(b) {
                 Ok(s) => Value::String(s.to_string()),
+                // Binary (a ROUTER identity, say): short ones in hex.
+                Err(_) if b.len() <= 64 => {
+                    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                    Value::String(format!("0x{hex}"))
+                }
                 Err(_) => Value::String(format!("<{} bytes>", b.len())),
             },
             Obj::List(v) | Obj::Tuple(v) | Obj::Set(v) => {
