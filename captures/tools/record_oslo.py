@@ -5,6 +5,7 @@ by the generating side.
     python3 captures/tools/record_oslo.py SCENARIO [--venv-root DIR]
                                           [--work-root DIR] [--out DIR]
     python3 captures/tools/record_oslo.py --list
+    python3 captures/tools/record_oslo.py SCENARIO --verify [--out DIR]
 
 Scenarios (see captures/oslo/README.md, "More real runs"):
 
@@ -14,6 +15,9 @@ Scenarios (see captures/oslo/README.md, "More real runs"):
                                  direct, json
   new_newton_proxy_pubsub_acks   5.10.2 with Newton's defaults: the real
                                  oslo-messaging-zmq-proxy, PUB/SUB, ACKs
+  new_mitaka_direct_pickle       4.6.1 (Mitaka, G1): pickles (send_pyobj),
+                                 direct DEALER->ROUTER, casts PUSH->PULL,
+                                 use_pub_sub = false
   legacy_om110_ring_per_message  1.10.0 legacy impl_zmq: one PUSH
                                  connection per message, MatchMakerRing, a
                                  real zmq-receiver per host on :9501
@@ -38,16 +42,23 @@ What it does, as root, on loopback only:
 Truth comes only from the generating processes, never from the pcap.  Each
 process wraps the driver's own send functions (new driver:
 Request/Ack/ReplySender{Direct,Proxy}.send, the proxy's _redirect_message
-and PublisherProxy.send_request; legacy: ZmqSocket.send of each
-ZmqClient) and the servers' receive paths, and logs every ZeroMQ message it
-sends.  `t` is time.time() just before the message's last frame is handed
-to libzmq (see build_*truth for the exceptions).  The 4-tuple of a new-driver
-connection comes from a ZMQ_MONITOR on the connecting socket
+and PublisherProxy.send_request; G1: the publishers' send functions handed
+to QueuedSender and ZmqIncomingRequest.reply; legacy: ZmqSocket.send of
+each ZmqClient) and the servers' receive paths, and logs every ZeroMQ
+message it sends.  `t` is time.time() just before the message's last frame
+is handed to libzmq (see build_*truth for the exceptions).  The 4-tuple of
+a new-driver connection comes from a ZMQ_MONITOR on the connecting socket
 (EVENT_CONNECTED gives the fd; getsockname/getpeername give the addresses);
 which connection a message used is named by the process that logged
 receiving it, or by the routing identity the proxy addressed.  Connecting
 sockets use libzmq's source-address syntax `tcp://<own ip>:0;<peer>` so each
 host has its own IP (legacy: a pinned source port, so src is exact).
+
+G1 runs are then checked against the wire (verify_g1, also `--verify`):
+the pcap read back with record_libzmq.py's independent pcap reader and TCP
+reassembly, ZMTP walked and the pickles read with stub classes; every truth
+message must be on its connection with G1's frames, class, id, target and
+method, and nothing else on the ZeroMQ connections.
 """
 
 import argparse
@@ -85,6 +96,9 @@ VERSIONS = {
     # 1.10.0 wants pbr<1.0, trollius and aioeventlet (its asyncio
     # executor, unused here): installed --no-deps as well.
     '1.10.0': {'pins': COMMON_PINS},
+    # 4.6.1 (Mitaka, G1) needs `retrying` for its redis matchmaker; its
+    # AMQP/pika requirements are for the other drivers: --no-deps as well.
+    '4.6.1': {'pins': COMMON_PINS + ['retrying==1.4.2']},
 }
 
 SCENARIOS = {
@@ -102,6 +116,12 @@ SCENARIOS = {
         # Through the proxy the 70,000-character cast would cross twice:
         # left out to keep the capture small.
         'big_cast': False,
+    },
+    'new_mitaka_direct_pickle': {
+        # G1: every request and reply is a pickle (send_pyobj); casts go
+        # PUSH -> PULL, calls/fanouts/notifications DEALER -> ROUTER.
+        'oslo_messaging': '4.6.1', 'generation': 'G1', 'net': '127.0.15',
+        'serialization': 'pickle',
     },
     'legacy_om110_ring_per_message': {
         'oslo_messaging': '1.10.0', 'legacy': True, 'net': '127.0.13',
@@ -145,14 +165,21 @@ def _s(v):
 def instrument(log, src_ip):
     """Wrap the driver's send and receive functions; rewrite client
     connects to carry a source address; monitor every connection."""
+    import itertools
     import socket as pysocket
     import threading
     import zmq as plainzmq
     from zmq.utils.monitor import parse_monitor_message
     from oslo_messaging._drivers.zmq_driver import zmq_socket
-    from oslo_messaging._drivers.zmq_driver.client import zmq_senders
-    from oslo_messaging._drivers.zmq_driver.server.consumers import \
-        zmq_router_consumer as rc
+
+    # A name per driver socket (a G1 socket changes its identity at every
+    # connect, so the identity does not name the socket there).
+    sids = itertools.count(1)
+
+    def sid_of(sock):
+        if '_zt_sid' not in sock.__dict__:
+            sock._zt_sid = '%s#%d' % (log.process, next(sids))
+        return sock._zt_sid
 
     def addr_of(fd):
         s = pysocket.socket(fileno=os.dup(fd))
@@ -166,6 +193,7 @@ def instrument(log, src_ip):
             plainzmq.EVENT_CONNECTED | plainzmq.EVENT_ACCEPTED |
             plainzmq.EVENT_DISCONNECTED | plainzmq.EVENT_CLOSED)
         ident = _s(sock.handle.identity)
+        sid = sid_of(sock)
 
         def loop():
             while True:
@@ -175,7 +203,7 @@ def instrument(log, src_ip):
                     return
                 ev = parse_monitor_message(msg)
                 e = int(ev['event'])
-                rec = {'ev': 'conn', 'zmq_identity': ident,
+                rec = {'ev': 'conn', 'zmq_identity': ident, 'sid': sid,
                        'endpoint': _s(ev['endpoint']),
                        'what': {1: 'connected', 32: 'accepted',
                                 512: 'disconnected',
@@ -201,8 +229,16 @@ def instrument(log, src_ip):
             self.handle.connect(real)
             self.connections.add(address)
             log(ev='connect', zmq_identity=_s(self.handle.identity),
-                socket_type=self.type_name(), address=address, real=real)
+                socket_type=self.type_name(), address=address, real=real,
+                sid=sid_of(self))
     zmq_socket.ZmqSocket.connect = connect
+
+    if not hasattr(zmq_socket.ZmqSocket, 'send_dumped'):    # G1 (4.6.x)
+        instrument_g1(log, watch, sid_of)
+        return
+    from oslo_messaging._drivers.zmq_driver.client import zmq_senders
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_router_consumer as rc
 
     # The time a message is complete: when its last frame (always the
     # serialized body) is handed to libzmq.  Taken just before that call:
@@ -379,6 +415,165 @@ def instrument(log, src_ip):
         sc_.SubConsumer._receive_request = staticmethod(sub_receive)
 
 
+# G1 (4.6.x) names its message types with strings.
+G1_TYPES = {'call': 'CALL', 'cast': 'CAST', 'cast-f': 'CAST_FANOUT',
+            'notify': 'NOTIFY', 'reply': 'REPLY'}
+
+
+def instrument_g1(log, watch, sid_of):
+    """4.6.1 (Mitaka, G1): every message is one `send_pyobj` of the
+    driver's ZmqSocket (DEALER: after `b''`; PUSH: alone; the server's
+    ROUTER: after `reply_id | b''`).  The publishers' send functions are
+    closures handed to QueuedSender, which is wrapped to log each request
+    (one log line per copy: CAST_FANOUT and NOTIFY go out once per
+    connection of the DEALER); ZmqIncomingRequest.reply logs the REPLY.
+    Receipt: RouterConsumer._receive_request (gives reply_id, the routing
+    identity of the connection the request came on) and recv_pyobj on PULL
+    sockets."""
+    from oslo_messaging._drivers.zmq_driver import zmq_socket
+    from oslo_messaging._drivers.zmq_driver.client.publishers import \
+        zmq_publisher_base as pb
+    from oslo_messaging._drivers.zmq_driver.server import \
+        zmq_incoming_message as im
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_consumer_base as cb
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_router_consumer as rc
+    zmq = zmq_socket.zmq            # eventlet.green.zmq, as the driver's
+
+    def sends_of(sock):
+        return sock.__dict__.setdefault('_zt_sends', [])
+
+    # 4.6.1's own body (self.handle.send_pyobj(...)); t is taken just
+    # before it: the green socket pickles (its own default protocol) and
+    # hands the pickle, the message's last frame, to libzmq.
+    def send_pyobj(self, *args, **kwargs):
+        t = now()
+        self.handle.send_pyobj(*args, **kwargs)
+        sends_of(self).append((t, now()))
+    zmq_socket.ZmqSocket.send_pyobj = send_pyobj
+
+    def pickle_protocol(sock):
+        import inspect
+        p = inspect.signature(type(sock.handle).send_pyobj).parameters
+        return p['protocol'].default
+
+    orig_rp = zmq_socket.ZmqRandomPortSocket.__init__
+
+    def rp_init(self, conf, context, socket_type):
+        orig_rp(self, conf, context, socket_type)
+        self._zt_addr = '%s:%d' % (self.bind_address[len('tcp://'):],
+                                   self.port)
+        watch(self)
+        log(ev='bind', zmq_identity=_s(self.handle.identity),
+            socket_type=self.type_name(), addr=self._zt_addr,
+            sid=sid_of(self))
+    zmq_socket.ZmqRandomPortSocket.__init__ = rp_init
+
+    # What each bound socket registers in the name service.
+    orig_listen = cb.TargetsManager.listen
+
+    def tm_listen(self, target):
+        r = orig_listen(self, target)
+        log(ev='listen', host=self.host, topic=target.topic,
+            server=target.server,
+            listener_type={zmq.ROUTER: 'ROUTER', zmq.PULL: 'PULL'}.get(
+                self.socket_type, str(self.socket_type)))
+        return r
+    cb.TargetsManager.listen = tm_listen
+
+    def request_fields(socket, request):
+        target = request.target
+        message = request.message or {}
+        rec = {'ev': 'send', 'msg_type': G1_TYPES[request.msg_type],
+               'g1_msg_type': request.msg_type,
+               'pickle_class': '%s.%s' % (type(request).__module__,
+                                          type(request).__name__),
+               'message_id': _s(request.message_id),
+               'socket_type': socket.type_name(), 'sid': sid_of(socket),
+               'zmq_identity': _s(socket.handle.identity),
+               'connections': sorted(socket.connections),
+               'topic': target.topic, 'server': target.server,
+               'fanout': bool(target.fanout),
+               'method': message.get('method'),
+               'pickle_protocol': pickle_protocol(socket)}
+        if rec['msg_type'] == 'CALL':
+            rec['timeout'] = request.timeout
+        if rec['msg_type'] == 'NOTIFY':
+            rec.update(method=message.get('event_type'),
+                       event_type=message.get('event_type'),
+                       payload_message_id=message.get('message_id'),
+                       priority=message.get('priority'),
+                       notification_version=request.version)
+        return rec
+
+    orig_qs = pb.QueuedSender.__init__
+
+    def qs_init(self, sockets_manager, _do_send_request):
+        def logged(socket, request):
+            sends = sends_of(socket)
+            n0 = len(sends)
+            t0 = now()
+            r = _do_send_request(socket, request)
+            mine = sends[n0:]
+            for i, (t, tr) in enumerate(mine):
+                log(t=t, t_before=t0, t_returned=tr, t_logged=now(),
+                    copy=i, copies=len(mine),
+                    **request_fields(socket, request))
+            return r
+        orig_qs(self, sockets_manager, logged)
+    pb.QueuedSender.__init__ = qs_init
+
+    orig_reply = im.ZmqIncomingRequest.reply
+
+    def reply(self, reply=None, failure=None, log_failure=True):
+        sock = self.reply_socket
+        sends = sends_of(sock)
+        n0 = len(sends)
+        t0 = now()
+        r = orig_reply(self, reply=reply, failure=failure,
+                       log_failure=log_failure)
+        t, tr = sends[n0]
+        log(t=t, t_before=t0, t_returned=tr, t_logged=now(),
+            ev='send', msg_type='REPLY', g1_msg_type='reply',
+            pickle_class='builtins.dict',
+            message_id=_s(self.request.message_id),
+            reply_id=_s(self.reply_id), socket_type=sock.type_name(),
+            sid=sid_of(sock), zmq_identity=_s(sock.handle.identity),
+            addr=sock._zt_addr, failure=failure is not None,
+            log_failure=log_failure, pickle_protocol=pickle_protocol(sock))
+        return r
+    im.ZmqIncomingRequest.reply = reply
+
+    orig_rr = rc.RouterConsumer._receive_request
+
+    def receive_request(self, socket):
+        request, reply_id = orig_rr(self, socket)
+        message = request.message or {}
+        log(ev='recv', via='ROUTER', msg_type=G1_TYPES[request.msg_type],
+            message_id=_s(request.message_id), reply_id=_s(reply_id),
+            version=None, addr=socket._zt_addr,
+            method=message.get('method') or message.get('event_type'))
+        return request, reply_id
+    rc.RouterConsumer._receive_request = receive_request
+
+    orig_recv_pyobj = zmq_socket.ZmqSocket.recv_pyobj
+
+    def recv_pyobj(self, *args, **kwargs):
+        obj = orig_recv_pyobj(self, *args, **kwargs)
+        if self.socket_type == zmq.PULL:
+            message = obj.message or {}
+            log(ev='recv', via='PULL', msg_type=G1_TYPES[obj.msg_type],
+                message_id=_s(obj.message_id), reply_id=None, version=None,
+                addr=self._zt_addr,
+                method=message.get('method') or message.get('event_type'))
+        elif self.socket_type == zmq.DEALER and isinstance(obj, dict):
+            log(ev='recv_reply', message_id=_s(obj.get('message_id')),
+                sid=sid_of(self), failure=obj.get('failure') is not None)
+        return obj
+    zmq_socket.ZmqSocket.recv_pyobj = recv_pyobj
+
+
 def redis_host(sc):
     return sc.get('redis', sc['net'] + '.4')
 
@@ -387,8 +582,23 @@ def role_conf(work, sc, host, name):
     redis_ip = redis_host(sc)
     proxy = 'true' if sc.get('proxy') else 'false'
     path = os.path.join(work, '%s.conf' % name)
-    with open(path, 'w') as f:
-        f.write('[DEFAULT]\n'
+    if sc.get('generation') == 'G1':
+        # 4.6.x registers its zmq options in [DEFAULT]; Mitaka's default
+        # use_pub_sub = true sends fanout/notify to a local broker
+        # (ipc://<ipc dir>/zmq-broker): off, for direct DEALER copies.
+        text = ('[DEFAULT]\n'
+                'transport_url = zmq+redis://%s:6379/\n'
+                'rpc_response_timeout = 10\n'
+                'rpc_zmq_host = %s\n'
+                'rpc_zmq_bind_address = %s\n'
+                'use_pub_sub = false\n'
+                'rpc_zmq_ipc_dir = %s\n'
+                '[matchmaker_redis]\n'
+                'host = %s\n'
+                'port = 6379\n'
+                % (redis_ip, host, host, work, redis_ip))
+    else:
+        text = ('[DEFAULT]\n'
                 'transport_url = zmq+redis://%s:6379/\n'
                 'rpc_response_timeout = 10\n'
                 '[oslo_messaging_zmq]\n'
@@ -406,6 +616,8 @@ def role_conf(work, sc, host, name):
                 'host = %s\n'
                 % (redis_ip, host, host, sc['serialization'], proxy, proxy,
                    proxy, work, redis_ip, host))
+    with open(path, 'w') as f:
+        f.write(text)
     if name == 'zmq-proxy':
         return path
     from oslo_config import cfg
@@ -578,7 +790,9 @@ def run_client(args, sc):
     client = om.RPCClient(transport, om.Target(topic='compute'))
     notifier = om.Notifier(ntransport, publisher_id='compute.node-9',
                            driver='messagingv2', topics=['notifications'])
-    msgpack = sc['serialization'] == 'msgpack'
+    # msgpack (oslo msgpackutils) and pickle (G1) carry bytes and
+    # datetimes; JSON does not.
+    binary_ok = sc['serialization'] in ('msgpack', 'pickle')
     ctxt = {'user_id': 'a1b2c3', 'project_id': 'p-0001',
             'request_id': 'req-00000000-1111-2222-3333-444444444444',
             'roles': ['admin', 'member'], 'is_admin': True,
@@ -616,12 +830,13 @@ def run_client(args, sc):
                for i in range(3)]
     caps = {'host': 'node-9', 'free_ram_mb': 2048, 'vcpus': 8}
     # A body exercising the msgpack types: nested containers, negative
-    # and 64-bit integers, float, None/bool, non-ASCII text, (msgpack
-    # only) bytes and a datetime (oslo msgpackutils ext type).
+    # and 64-bit integers, float, None/bool, non-ASCII text, (msgpack and
+    # pickle only) bytes and a datetime (oslo msgpackutils ext type; a
+    # pickled datetime.datetime).
     rich = {'ints': [0, -1, 127, 128, -33, 65535, 2 ** 32, -(2 ** 40)],
             'ratio': 0.25, 'none': None, 'flags': [True, False],
             'text': u'h\u00e9llo \u2603', 'nested': {'a': {'b': [1, [2]]}}}
-    if msgpack:
+    if binary_ok:
         rich['blob'] = bytes(range(16))
         rich['when'] = datetime.datetime(2025, 11, 26, 8, 0, 0)
     for rnd in range(2):
@@ -1029,6 +1244,8 @@ def record(name, sc, args):
         raise SystemExit('tcpdump reported drops: %r' % drops)
     truth = (build_proxy_truth if sc.get('proxy') else build_truth)(
         name, sc, read_events(work))
+    if sc.get('generation') == 'G1':
+        verify_g1(pcap_tmp, truth)
     os.makedirs(args.out, exist_ok=True)
     shutil.copy(pcap_tmp, os.path.join(args.out, name + '.pcap'))
     with open(os.path.join(args.out, name + '.truth.json'), 'w') as f:
@@ -1422,11 +1639,20 @@ def build_proxy_truth(name, sc, evs):
 
 def build_truth(name, sc, evs):
     net = sc['net']
+    g1 = sc.get('generation') == 'G1'
     # Connections: (zmq identity, peer) -> local address, from monitors.
+    # G1 sets a new identity before each connect: there a connection is
+    # named by (socket, peer), and its identity is the one set at connect.
     conns = {}
+    sconns = {}
+    idents = {}
     for e in evs:
         if e['ev'] == 'conn' and e['what'] == 'connected':
             conns[(e['zmq_identity'], e['peer'])] = e['local']
+            sconns[(e.get('sid'), e['peer'])] = e['local']
+        elif e['ev'] == 'connect' and g1:
+            idents[(e['sid'], e['address'][len('tcp://'):])] = \
+                e['zmq_identity']
     endpoints = {}
     for e in evs:
         if e['ev'] == 'bind':
@@ -1458,7 +1684,21 @@ def build_truth(name, sc, evs):
         m['hop'] = 'client->server'
         m['dst'] = r['addr']
         m['received_by'] = r['process']
-        m['src'] = conns.get((e['zmq_identity'], r['addr']))
+        if g1:
+            m['src'] = sconns.get((e['sid'], r['addr']))
+            m['zmq_identity'] = idents.get((e['sid'], r['addr']))
+            # The ROUTER names the connection by the DEALER's identity.
+            if r['reply_id'] is not None and \
+                    r['reply_id'] != m['zmq_identity']:
+                problems.append('%s came in as %s, connected as %s' % (
+                    e['message_id'], r['reply_id'], m['zmq_identity']))
+            m['dst_socket_type'] = r['via']
+            for k in ('g1_msg_type', 'pickle_class', 'timeout',
+                      'notification_version', 'pickle_protocol'):
+                if k in e:
+                    m[k] = e[k]
+        else:
+            m['src'] = conns.get((e['zmq_identity'], r['addr']))
         if m['src'] is None:
             problems.append('no connection for %s' % e['message_id'])
         messages.append(m)
@@ -1478,6 +1718,15 @@ def build_truth(name, sc, evs):
         if e['addr'] != req['dst']:
             problems.append('reply %s from %s, request went to %s' % (
                 e['message_id'], e['addr'], req['dst']))
+        if g1:
+            m.update(g1_msg_type=e['g1_msg_type'],
+                     pickle_class=e['pickle_class'],
+                     log_failure=e['log_failure'],
+                     pickle_protocol=e['pickle_protocol'],
+                     dst_socket_type='DEALER')
+            if e['reply_id'] != req['zmq_identity']:
+                problems.append('reply %s to %s, request came from %s' % (
+                    e['message_id'], e['reply_id'], req['zmq_identity']))
         messages.append(m)
     for k, v in recvs.items():
         if v:
@@ -1537,7 +1786,7 @@ def build_truth(name, sc, evs):
                  'pcap timestamps; t = just after the driver send returned',
         'recorder': 'captures/tools/record_oslo.py ' + name,
     }
-    return {
+    truth = {
         'capture': name + '.pcap',
         'generator': gen,
         'endpoints': endpoints,
@@ -1553,6 +1802,295 @@ def build_truth(name, sc, evs):
             'calls_with_reply': sum(1 for c in calls if c['t_reply']),
         },
     }
+    if g1:
+        g1_truth(truth, sc, evs)
+    return truth
+
+
+def g1_truth(truth, sc, evs):
+    """What G1 (4.6.x) adds to the direct truth: its wire layout, the
+    pickle protocol, which socket of each server took what."""
+    protos = sorted({m['pickle_protocol'] for m in truth['messages']})
+    gen = truth['generator']
+    gen['mode'] = {'serialization': 'pickle (send_pyobj)',
+                   'pickle_protocol': protos[0] if len(protos) == 1
+                   else protos,
+                   'proxy': False, 'pub_sub': False, 'acks': False,
+                   'dynamic': False}
+    gen['options'] = 'use_pub_sub = false (Mitaka default true: fanout ' \
+                     'and notify to a local broker over ipc)'
+    gen['wire'] = {
+        'CALL': "DEALER -> ROUTER: b'' | pickle(CallRequest)",
+        'CAST': 'PUSH -> PULL: pickle(CastRequest) (one frame)',
+        'CAST_FANOUT': "DEALER -> ROUTER, one copy per connection of the "
+                       "topic's DEALER: b'' | pickle(FanoutRequest)",
+        'NOTIFY': "DEALER -> ROUTER, one copy per connection: b'' | "
+                  "pickle(NotificationRequest)",
+        'REPLY': "ROUTER -> DEALER: b'' | pickle({'type': 'reply', "
+                 "'reply', 'failure', 'log_failure', 'message_id'})",
+        'type': 'no type frame; a request\'s type is its class, named in '
+                'the pickle (pickle_class); g1_msg_type (call, cast, cast-f, '
+                'notify) is a class attribute, not in the pickle; a reply '
+                'is a dict with type = \'reply\'',
+        'identity': 'the client sets a new uuid1 ZMQ_IDENTITY before '
+                    'each connect, so each DEALER connection has its own '
+                    'identity (messages[].zmq_identity; REPLY reply_id)',
+    }
+    gen['matchmaker'] = ('redis %s:6379 (captured: same net); keys '
+                         'ROUTER_<topic>[.<server>], PULL_<topic>'
+                         '[.<server>]' % redis_host(sc))
+    gen['clock'] = ('epoch seconds of the generating host; same clock as '
+                    'the pcap timestamps; t = just before the driver\'s '
+                    'ZmqSocket.send_pyobj hands the object to the green '
+                    'socket, which pickles it and sends it as the last '
+                    'frame')
+    # Each bound socket and what it registered in the name service.
+    socks = {}
+    for e in evs:
+        if e['ev'] == 'bind':
+            socks[e['addr']] = {'process': e['process'], 'addr': e['addr'],
+                                'socket_type': e['socket_type'],
+                                'registered': []}
+    for e in evs:
+        if e['ev'] == 'listen':
+            keys = socks[e['host']]['registered']
+            t = e['listener_type'] + '_'
+            if e['topic'] and e['server']:
+                keys.append(t + e['topic'] + '.' + e['server'])
+            if e['topic']:
+                keys.append(t + e['topic'])
+    by_proc = {}
+    for v in socks.values():
+        by_proc.setdefault(v.pop('process'), []).append(v)
+    # After 'endpoints' in the file.
+    rest = [(k, truth.pop(k)) for k in list(truth)
+            if k not in ('capture', 'generator', 'endpoints')]
+    truth['endpoint_sockets'] = by_proc
+    truth.update(rest)
+    by = {}
+    for m in truth['messages']:
+        by[m['msg_type']] = by.get(m['msg_type'], 0) + 1
+    truth['summary']['by_msg_type'] = dict(sorted(by.items()))
+    truth['summary']['failures'] = sum(
+        1 for m in truth['messages'] if m.get('failure'))
+    truth['summary']['replies_received_by_client'] = sum(
+        1 for e in evs if e['ev'] == 'recv_reply')
+
+
+# ---------------------------------------------------------------------------
+# G1 wire check: the pcap, read back with record_libzmq.py's independent
+# pcap reader and TCP reassembly (never zmqtrace), against the truth.
+# ---------------------------------------------------------------------------
+
+def _stub_unpickle(data):
+    """Unpickle without importing oslo.messaging: its classes become
+    stubs that keep their state and dotted name."""
+    import codecs
+    import datetime
+    import io
+    import pickle
+
+    class Stub(object):
+        def __setstate__(self, state):
+            self.__dict__.update(state)
+    real = {('_codecs', 'encode'): codecs.encode,
+            ('datetime', 'datetime'): datetime.datetime,
+            ('builtins', 'set'): set, ('builtins', 'frozenset'): frozenset}
+    stubs = {}
+
+    class U(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) in real:
+                return real[(module, name)]
+            key = module + '.' + name
+            if key not in stubs:
+                stubs[key] = type(name, (Stub,), {'_class': key})
+            return stubs[key]
+    return U(io.BytesIO(data)).load()
+
+
+def _zmtp_walk(stream):
+    """ZMTP 3 greeting, READY properties and messages (frames, offset just
+    past the message's last byte)."""
+    import struct
+    if len(stream) < 64 or stream[0] != 0xFF or not stream[9] & 1:
+        raise SystemExit('not a ZMTP 3 stream')
+    pos, props, msgs, parts = 64, {}, [], []
+    while pos < len(stream):
+        flags = stream[pos]
+        if flags & 2:
+            size = struct.unpack_from('!Q', stream, pos + 1)[0]
+            pos += 9
+        else:
+            size = stream[pos + 1]
+            pos += 2
+        body = bytes(stream[pos:pos + size])
+        if len(body) != size:
+            raise SystemExit('stream ends inside a frame')
+        pos += size
+        if flags & 4:
+            name = body[1:1 + body[0]]
+            if name == b'READY':
+                i = 1 + body[0]
+                while i < len(body):
+                    n = body[i]
+                    k = body[i + 1:i + 1 + n].decode()
+                    i += 1 + n
+                    v = struct.unpack_from('!I', body, i)[0]
+                    props[k] = body[i + 4:i + 4 + v]
+                    i += 4 + v
+            continue
+        parts.append(body)
+        if not flags & 1:
+            msgs.append((parts, pos))
+            parts = []
+    return props, msgs
+
+
+def verify_g1(pcap, truth, dump=False):
+    """Every truth message is on the wire, on its connection, with the
+    frames G1 sends, a pickle (protocol as recorded) naming the right
+    class, type, id, target and method; nothing else is on the ZeroMQ
+    connections; each DEALER connection announces the identity the truth
+    gives; wire timestamps against `t` and call latencies."""
+    import struct
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True      # no __pycache__ in the work tree
+    from record_libzmq import read_pcap, tcp_streams
+    conns = tcp_streams(pcap)
+    seen = set()
+    for c in conns:
+        k = (c.client, c.server)
+        if k in seen:
+            raise SystemExit('4-tuple reused: %r' % (k,))
+        seen.add(k)
+    # When each byte of each direction first crossed: (rel start, end, ts).
+    spans = {}
+    for ts, link, frame in read_pcap(pcap):
+        ip = frame[14:]
+        if struct.unpack_from('!H', frame, 12)[0] != 0x0800 or ip[9] != 6:
+            continue
+        ihl = (ip[0] & 0x0F) * 4
+        total = struct.unpack_from('!H', ip, 2)[0]
+        tcp = ip[ihl:total]
+        sport, dport, seq = struct.unpack_from('!HHI', tcp, 0)
+        doff = (tcp[12] >> 4) * 4
+        n = len(tcp) - doff
+        if n:
+            key = ('.'.join(str(b) for b in ip[12:16]), sport,
+                   '.'.join(str(b) for b in ip[16:20]), dport)
+            spans.setdefault(key, []).append((seq, n, ts))
+
+    def hp(a):
+        return '%s:%d' % a
+    wire = {}          # (src, dst) -> [(frames, end ts)]
+    idents = {}        # (src, dst) -> READY Identity of the sender
+    redis_conns = 0
+    for c in conns:
+        if 6379 in (c.client[1], c.server[1]):
+            redis_conns += 1
+            continue
+        for name, d in c.dirs.items():
+            a, b = (c.client, c.server) if name == 'c2s' else \
+                (c.server, c.client)
+            if not d.buf:
+                continue
+            props, msgs = _zmtp_walk(d.buf)
+            idents[(hp(a), hp(b))] = props.get('Identity')
+            segs = spans[(a[0], a[1], b[0], b[1])]
+            out = []
+            for frames, end in msgs:
+                # The first packet carrying the message's last byte.
+                last = end - 1
+                t = min(ts for seq, n, ts in segs
+                        if (seq - d.isn - 1) & 0xFFFFFFFF <= last <
+                        ((seq - d.isn - 1) & 0xFFFFFFFF) + n)
+                out.append((frames, t))
+            wire[(hp(a), hp(b))] = out
+    classes = {'CALL': 'CallRequest', 'CAST': 'CastRequest',
+               'CAST_FANOUT': 'FanoutRequest',
+               'NOTIFY': 'NotificationRequest'}
+    problems, deltas, used, dumps = [], [], set(), {}
+    wire_t = {}
+    for m in truth['messages']:
+        on = wire.get((m['src'], m['dst']), [])
+        hit = None
+        for i, (frames, t) in enumerate(on):
+            body = _stub_unpickle(frames[-1])
+            mid = body.get('message_id') if isinstance(body, dict) \
+                else body.message_id
+            if mid == m['message_id'] and \
+                    ((m['src'], m['dst'], i) not in used) and \
+                    (isinstance(body, dict) == (m['msg_type'] == 'REPLY')):
+                hit = i, frames, t, body
+                break
+        if hit is None:
+            problems.append('not on the wire: %s %s %s->%s' % (
+                m['msg_type'], m['message_id'], m['src'], m['dst']))
+            continue
+        i, frames, t, body = hit
+        used.add((m['src'], m['dst'], i))
+        want = [b''] if m['socket_type'] in ('DEALER', 'ROUTER') else []
+        if frames[:-1] != want:
+            problems.append('%s %s: frames %r' % (
+                m['msg_type'], m['message_id'], frames[:-1]))
+        if frames[-1][:2] != bytes([0x80, m['pickle_protocol']]):
+            problems.append('%s: pickle starts %r' % (
+                m['message_id'], frames[-1][:2]))
+        if m['msg_type'] == 'REPLY':
+            ok = (body.get('type') == 'reply' and
+                  (body.get('failure') is not None) == m['failure'])
+        else:
+            msg = body.message or {}
+            ok = (body._class.endswith('zmq_request.' +
+                                       classes[m['msg_type']]) and
+                  body._class == m['pickle_class'] and
+                  'msg_type' not in body.__dict__ and
+                  body.target._class == 'oslo_messaging.target.Target' and
+                  body.target.topic == m['topic'] and
+                  body.target.server == m['server'] and
+                  bool(body.target.fanout) == m['fanout'] and
+                  (msg.get('method') or msg.get('event_type')) ==
+                  m['method'])
+        if not ok:
+            problems.append('%s %s: body differs' % (
+                m['msg_type'], m['message_id']))
+        if m['socket_type'] == 'DEALER' and \
+                idents.get((m['src'], m['dst'])) != \
+                m['zmq_identity'].encode():
+            problems.append('%s: identity %r on the wire' % (
+                m['message_id'], idents.get((m['src'], m['dst']))))
+        deltas.append((t - m['t'], m))
+        wire_t[(m['msg_type'] == 'REPLY', m['message_id'])] = t
+        if m['msg_type'] not in dumps:
+            dumps[m['msg_type']] = (m, frames)
+    extra = sum(len(v) for v in wire.values()) - len(used)
+    if extra:
+        problems.append('%d ZeroMQ messages on the wire not in the truth'
+                        % extra)
+    lat = []
+    for c in truth['calls']:
+        if c['t_reply'] is None:
+            continue
+        w = wire_t[(True, c['message_id'])] - wire_t[(False, c['message_id'])]
+        lat.append(abs(w - c['wire_latency_s']))
+    print('wire check: %d ZeroMQ connections, %d redis; %d/%d truth '
+          'messages found; t -> wire %.3f..%.3f ms; call latency within '
+          '%.3f ms of the truth' % (
+              len(conns) - redis_conns, redis_conns, len(used),
+              len(truth['messages']), 1e3 * min(d for d, _ in deltas),
+              1e3 * max(d for d, _ in deltas), 1e3 * max(lat)))
+    if dump:
+        for k in ('CALL', 'REPLY', 'CAST', 'CAST_FANOUT', 'NOTIFY'):
+            if k in dumps:
+                m, frames = dumps[k]
+                print('%s %s %s->%s frames %s; pickle %d bytes:\n  %s' % (
+                    k, m['method'], m['src'], m['dst'],
+                    ' | '.join(repr(f) for f in frames[:-1]) or '-',
+                    len(frames[-1]), frames[-1][:200].hex()))
+    if problems:
+        raise SystemExit('wire check failed:\n' + '\n'.join(problems))
+    return deltas, lat
 
 
 def main():
@@ -1562,6 +2100,10 @@ def main():
     ap.add_argument('--work-root', default='/tmp/oslo-record')
     ap.add_argument('--out', default=os.path.join(REPO, 'captures', 'oslo'))
     ap.add_argument('--list', action='store_true')
+    ap.add_argument('--verify', action='store_true',
+                    help='G1 only: check --out/<scenario>.pcap against its '
+                         'truth (no recording) and print the first message '
+                         'of each type')
     if len(sys.argv) > 1 and sys.argv[1] == '_role':
         rp = argparse.ArgumentParser()
         rp.add_argument('_role')
@@ -1584,6 +2126,15 @@ def main():
             print(k, v)
         return
     sc = SCENARIOS[args.scenario]
+    if args.verify:
+        if sc.get('generation') != 'G1':
+            raise SystemExit('--verify: G1 scenarios only')
+        with open(os.path.join(args.out, args.scenario +
+                               '.truth.json')) as f:
+            truth = json.load(f)
+        verify_g1(os.path.join(args.out, args.scenario + '.pcap'), truth,
+                  dump=True)
+        return
     (record_legacy if sc.get('legacy') else record)(args.scenario, sc, args)
 
 
