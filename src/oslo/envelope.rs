@@ -333,19 +333,24 @@ fn pickled(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
 /// pickle is not oslo's (a cut or broken one names oslo's classes).
 fn pickled_body(rpc: &mut Rpc, bytes: &[u8], whole: bool, options: Options) -> bool {
     rpc.serialization = Some("pickle");
-    let value = match whole.then(|| super::pickle::to_json(bytes)) {
-        Some(Ok(value)) => value,
-        broken => {
-            // Cut by the keep limit or damaged: the class name comes first,
-            // the rest is not guessed.
+    let read = if whole {
+        super::pickle::to_json(bytes)
+    } else {
+        // Cut by the keep limit: what came before the cut (the class, the
+        // target and the method come before the arguments).
+        rpc.truncated = true;
+        super::pickle::to_json_prefix(bytes)
+    };
+    let value = match read {
+        Ok(value) => value,
+        Err(_) => {
+            // Damaged: oslo's only if it names oslo's classes; nothing
+            // else is guessed.
             let Some(kind) = pickled_kind(bytes) else {
                 return false;
             };
             rpc.kind = kind;
-            match broken {
-                None => rpc.truncated = true,
-                Some(_) => rpc.undecodable = true,
-            }
+            rpc.undecodable = whole;
             return true;
         }
     };
@@ -379,6 +384,10 @@ fn pickled_body(rpc: &mut Rpc, bytes: &[u8], whole: bool, options: Options) -> b
             take_pickled_reply(rpc, &value, options)
         }
         None => return false,
+    }
+    if !whole {
+        // What the cut left of the arguments is not them.
+        rpc.args = None;
     }
     true
 }
@@ -551,17 +560,17 @@ fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, options: Options) {
     let Some(&(bytes, whole)) = body else {
         return;
     };
+    if super::pickle::looks_like(bytes) {
+        // G2 (5.0 .. 5.5): a pickled request or Response behind type frames.
+        if !pickled_body(rpc, bytes, whole, options) {
+            rpc.undecodable = whole;
+        }
+        return;
+    }
     if !whole {
         rpc.truncated = true;
         // Too long to keep whole: the method is near the start.
         rpc.method = scan_method(bytes);
-        return;
-    }
-    if super::pickle::looks_like(bytes) {
-        // G2 (5.0 .. 5.5): a pickled request or Response behind type frames.
-        if !pickled_body(rpc, bytes, whole, options) {
-            rpc.undecodable = true;
-        }
         return;
     }
     if bytes.first() == Some(&b'[') {

@@ -99,6 +99,28 @@ pub fn to_json(input: &[u8]) -> Result<Value, PickleError> {
     Ok(m.json(root, 0, &mut budget))
 }
 
+/// Read what a pickle cut short holds: the containers and instances still
+/// open where it ends are closed with the items complete so far, so a cut
+/// request still has the attributes that came before the cut. `Err` when
+/// it is not cut but invalid, or holds nothing.
+pub fn to_json_prefix(input: &[u8]) -> Result<Value, PickleError> {
+    let mut m = Machine {
+        input,
+        pos: 0,
+        arena: Vec::new(),
+        stack: Vec::new(),
+        marks: Vec::new(),
+        memo: std::collections::HashMap::new(),
+    };
+    let root = match m.run() {
+        Ok(root) => root,
+        Err(PickleError::Truncated) => m.close()?,
+        Err(e) => return Err(e),
+    };
+    let mut budget = MAX_JSON_VALUES;
+    Ok(m.json(root, 0, &mut budget))
+}
+
 /// Whether `bytes` start like a pickle of protocol 2..=5.
 pub fn looks_like(bytes: &[u8]) -> bool {
     matches!(bytes, [0x80, 2..=5, ..])
@@ -652,6 +674,48 @@ impl Machine<'_> {
         }
     }
 
+    /// End a cut pickle: each open MARK's items go into the container
+    /// below it (a trailing key without its value is dropped), and a
+    /// state dict left above its new instance becomes that instance's state;
+    /// the bottom of the stack is the result.
+    fn close(&mut self) -> Result<usize, PickleError> {
+        while let Some(mark) = self.marks.pop() {
+            let mut items = self.stack.split_off(mark.min(self.stack.len()));
+            let Some(&target) = self.stack.last() else {
+                break;
+            };
+            match self.arena.get(target) {
+                Some(Obj::Dict(_)) => {
+                    items.truncate(items.len() & !1);
+                    self.set_items(target, items)?;
+                }
+                Some(Obj::List(_) | Obj::Set(_)) => self.append(target, items)?,
+                _ => {}
+            }
+            self.close_builds();
+        }
+        self.close_builds();
+        self.stack.first().copied().ok_or(PickleError::Truncated)
+    }
+
+    /// `instance, state` at the top of the stack: the BUILD the cut
+    /// pickle did not reach.
+    fn close_builds(&mut self) {
+        while let [.., instance, state] = self.stack[..] {
+            let open = matches!(
+                self.arena.get(instance),
+                Some(Obj::Instance { state: None, .. })
+            );
+            if !open || !matches!(self.arena.get(state), Some(Obj::Dict(_))) {
+                break;
+            }
+            if self.build(instance, state).is_err() {
+                break;
+            }
+            self.stack.pop();
+        }
+    }
+
     fn json(&self, i: usize, depth: usize, budget: &mut usize) -> Value {
         // Every value written costs one, the marker for too deep as well.
         if *budget == 0 {
@@ -840,6 +904,24 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_pickle_keeps_what_came_before_the_cut() {
+        let call = include_bytes!("../../tests/fixtures/pickle/call_p2.pickle");
+        let cut = call.windows(10).position(|w| w == b"get_uptime").unwrap() + 10;
+        let v = to_json_prefix(&call[..cut]).unwrap();
+        assert_eq!(
+            v[CLASS_KEY],
+            "oslo_messaging._drivers.zmq_driver.client.zmq_request.CallRequest"
+        );
+        assert_eq!(v["target"]["server"], "node-1");
+        assert_eq!(v["message"]["method"], "get_uptime");
+        assert!(v.get("message_id").is_none(), "after the cut: {v}");
+        // Whole, it is the same as to_json; invalid is still an error.
+        assert_eq!(to_json_prefix(call), to_json(call));
+        assert!(to_json_prefix(b"\x80\x02a").is_err());
+        assert!(to_json_prefix(b"\x80\x02").is_err());
+    }
+
+    #[test]
     fn bad_pickles_are_errors_not_panics() {
         assert_eq!(
             to_json(b""),
@@ -893,6 +975,15 @@ mod tests {
         fn every_prefix_of_a_pickle_is_truncated(cut in 0usize..REPLY_P2.len()) {
             let r = to_json(&REPLY_P2[..cut]);
             proptest::prop_assert!(r.is_err());
+            // What a prefix holds is never more than the whole.
+            if let Ok(Value::Object(part)) = to_json_prefix(&REPLY_P2[..cut]) {
+                let whole = to_json(REPLY_P2).unwrap();
+                for (k, v) in part {
+                    if !v.is_array() {
+                        proptest::prop_assert_eq!(Some(&v), whole.get(&k));
+                    }
+                }
+            }
         }
     }
 }
