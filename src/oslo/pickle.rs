@@ -716,6 +716,27 @@ impl Machine<'_> {
         }
     }
 
+    /// A dict key as JSON object key: text and numbers as they are; a
+    /// container (a tuple key, or a dict that holds itself, found by
+    /// fuzzing) is named, not written: written, each level would escape
+    /// the one inside it and double in size.
+    fn key(&self, k: usize, budget: &mut usize) -> String {
+        match self.arena.get(k) {
+            Some(Obj::Str(_) | Obj::Bytes(_) | Obj::Int(_) | Obj::BigInt(_)) => {
+                match self.json(k, MAX_DEPTH, budget) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                }
+            }
+            Some(Obj::Float(v)) => v.to_string(),
+            Some(Obj::Bool(b)) => if *b { "True" } else { "False" }.to_string(),
+            Some(Obj::None) => "None".to_string(),
+            Some(Obj::Tuple(items)) => format!("<tuple of {}>", items.len()),
+            Some(Obj::Global(name)) => name.clone(),
+            _ => "<object>".to_string(),
+        }
+    }
+
     fn json(&self, i: usize, depth: usize, budget: &mut usize) -> Value {
         // Every value written costs one, the marker for too deep as well.
         if *budget == 0 {
@@ -765,10 +786,7 @@ impl Machine<'_> {
                         map.insert("…".into(), Value::Null);
                         break;
                     }
-                    let key = match self.json(k, depth + 1, budget) {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    };
+                    let key = self.key(k, budget);
                     let value = self.json(v, depth + 1, budget);
                     map.insert(key, value);
                 }
@@ -919,6 +937,16 @@ mod tests {
         assert_eq!(to_json_prefix(call), to_json(call));
         assert!(to_json_prefix(b"\x80\x02a").is_err());
         assert!(to_json_prefix(b"\x80\x02").is_err());
+    }
+
+    #[test]
+    fn a_dict_that_is_its_own_key_stays_small() {
+        // Found by fuzzing (protocol 3): d = {}; d[{}] = {}; d[d] = {}. Its
+        // key written as JSON text doubled in size at each level.
+        let p = b"\x80\x03}}22222222222222222222222222222220000000000}}s}s.";
+        let v = to_json(p).unwrap();
+        assert!(v.to_string().len() < 200, "{v}");
+        assert!(v.get("<object>").is_some(), "{v}");
     }
 
     #[test]
