@@ -106,7 +106,7 @@ pub fn lines(input: &DetailInput<'_>) -> Vec<Line<'static>> {
             ));
         }
         if rpc.undecodable {
-            out.push(field("body", "not valid JSON or msgpack"));
+            out.push(field("body", "not valid JSON, msgpack or pickle"));
         }
         match input.partner {
             Some(p) => {
@@ -234,11 +234,15 @@ fn hex_line(offset: usize, chunk: &[u8]) -> String {
     format!("  {offset:04x}  {hex:<49} {ascii}")
 }
 
-/// A frame body as JSON (JSON text, or msgpack), with JSON-in-JSON strings
-/// (the legacy driver's context) opened up and secrets redacted.
+/// A frame body as JSON (JSON text, msgpack, or a pickle of the zmq
+/// driver's first generations), with JSON-in-JSON strings (the legacy
+/// driver's context) opened up and secrets redacted.
 fn decode_body(body: &[u8], show_secrets: bool) -> Option<Value> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
-    let value = if matches!(first, b'{' | b'[') {
+    // Before msgpack: a pickle's 0x80 would read as an empty msgpack map.
+    let value = if crate::oslo::pickle::looks_like(body) {
+        crate::oslo::pickle::to_json(body).ok()?
+    } else if matches!(first, b'{' | b'[') {
         serde_json::from_slice::<Value>(body).ok()?
     } else if matches!(first, 0x80..=0x8f | 0x90..=0x9f | 0xdc..=0xdf) {
         // msgpack maps and arrays only: anything else is too likely to
@@ -306,6 +310,19 @@ mod tests {
             1
         );
         assert!(decode_body(&[0x00, 0x01, 0x02], false).is_none());
+    }
+
+    #[test]
+    fn pickled_bodies_show_their_state_not_an_empty_msgpack_map() {
+        let call = include_bytes!("../../tests/fixtures/pickle/call_p2.pickle");
+        let v = decode_body(call, false).unwrap();
+        assert_eq!(v["message"]["method"], "get_uptime");
+        assert_eq!(v["target"]["server"], "node-1");
+        assert_ne!(v["context"]["auth_token"], "SECRET");
+        assert_eq!(
+            decode_body(call, true).unwrap()["context"]["auth_token"],
+            "SECRET"
+        );
         assert!(decode_body(b"", false).is_none());
     }
 
