@@ -86,14 +86,7 @@ pub const CLASS_KEY: &str = "__class__";
 /// `<N bytes>`), instances as their
 /// state object with [`CLASS_KEY`] naming the class.
 pub fn to_json(input: &[u8]) -> Result<Value, PickleError> {
-    let mut m = Machine {
-        input,
-        pos: 0,
-        arena: Vec::new(),
-        stack: Vec::new(),
-        marks: Vec::new(),
-        memo: std::collections::HashMap::new(),
-    };
+    let mut m = Machine::over(input);
     let root = m.run()?;
     let mut budget = MAX_JSON_VALUES;
     Ok(m.json(root, 0, &mut budget))
@@ -104,14 +97,7 @@ pub fn to_json(input: &[u8]) -> Result<Value, PickleError> {
 /// request still has the attributes that came before the cut. `Err` when
 /// it is not cut but invalid, or holds nothing.
 pub fn to_json_prefix(input: &[u8]) -> Result<Value, PickleError> {
-    let mut m = Machine {
-        input,
-        pos: 0,
-        arena: Vec::new(),
-        stack: Vec::new(),
-        marks: Vec::new(),
-        memo: std::collections::HashMap::new(),
-    };
+    let mut m = Machine::over(input);
     let root = match m.run() {
         Ok(root) => root,
         Err(PickleError::Truncated) => m.close()?,
@@ -126,7 +112,18 @@ pub fn looks_like(bytes: &[u8]) -> bool {
     matches!(bytes, [0x80, 2..=5, ..])
 }
 
-impl Machine<'_> {
+impl<'a> Machine<'a> {
+    fn over(input: &'a [u8]) -> Self {
+        Machine {
+            input,
+            pos: 0,
+            arena: Vec::new(),
+            stack: Vec::new(),
+            marks: Vec::new(),
+            memo: std::collections::HashMap::new(),
+        }
+    }
+
     fn take(&mut self, n: usize) -> Result<&[u8], PickleError> {
         let end = self.pos.checked_add(n).ok_or(PickleError::Truncated)?;
         let bytes = self
@@ -214,6 +211,19 @@ impl Machine<'_> {
         match self.arena.get(i)? {
             Obj::Str(s) => Some(s),
             _ => None,
+        }
+    }
+
+    /// The memo key after PUT/GET (a decimal line), BINPUT/BINGET (one
+    /// byte) or LONG_BINPUT/LONG_BINGET (four).
+    fn memo_key(&mut self, op: u8) -> Result<u64, PickleError> {
+        match op {
+            b'p' | b'g' => self
+                .line()?
+                .parse::<u64>()
+                .map_err(|_| PickleError::Invalid("bad memo key")),
+            b'q' | b'h' => Ok(u64::from(self.byte()?)),
+            _ => Ok(u64::from(u32::from_le_bytes(self.fixed()?))),
         }
     }
 
@@ -630,19 +640,9 @@ impl Machine<'_> {
                     let target = self.top()?;
                     self.build(target, state)?;
                 }
-                b'p' => {
-                    let key = self
-                        .line()?
-                        .parse::<u64>()
-                        .map_err(|_| PickleError::Invalid("bad PUT"))?;
-                    self.memo_put(key)?;
-                }
-                b'q' => {
-                    let key = u64::from(self.byte()?);
-                    self.memo_put(key)?;
-                }
-                b'r' => {
-                    let key = u64::from(u32::from_le_bytes(self.fixed()?));
+                // PUT, BINPUT, LONG_BINPUT
+                b'p' | b'q' | b'r' => {
+                    let key = self.memo_key(op)?;
                     self.memo_put(key)?;
                 }
                 0x94 => {
@@ -650,19 +650,9 @@ impl Machine<'_> {
                     let key = self.memo.len() as u64;
                     self.memo_put(key)?;
                 }
-                b'g' => {
-                    let key = self
-                        .line()?
-                        .parse::<u64>()
-                        .map_err(|_| PickleError::Invalid("bad GET"))?;
-                    self.memo_get(key)?;
-                }
-                b'h' => {
-                    let key = u64::from(self.byte()?);
-                    self.memo_get(key)?;
-                }
-                b'j' => {
-                    let key = u64::from(u32::from_le_bytes(self.fixed()?));
+                // GET, BINGET, LONG_BINGET
+                b'g' | b'h' | b'j' => {
+                    let key = self.memo_key(op)?;
                     self.memo_get(key)?;
                 }
                 // Text opcodes of protocol 0 (STRING, UNICODE), persistent
