@@ -288,16 +288,12 @@ def tcp_streams(path):
 # ZMTP 3 decoding, for the self-check only
 
 
-def zmtp_decode(stream):
-    """Greeting + frames of a ZMTP 3.x stream: (greeting info, commands,
-    messages as lists of frames)."""
+def zmtp_frames(stream):
+    """The frames of a ZMTP 3.x stream after its greeting: (flags, body,
+    offset just past the frame)."""
     if len(stream) < 64 or stream[0] != 0xFF or not stream[9] & 1:
         raise SystemExit("stream does not open with a ZMTP 3 greeting")
-    greeting = {
-        "version": "%d.%d" % (stream[10], stream[11]),
-        "mechanism": bytes(stream[12:32]).rstrip(b"\0").decode(),
-    }
-    pos, commands, messages, parts = 64, [], [], []
+    pos = 64
     while pos < len(stream):
         flags = stream[pos]
         if flags & 2:
@@ -310,6 +306,14 @@ def zmtp_decode(stream):
         if len(body) != size:
             raise SystemExit("stream ends inside a frame")
         pos += size
+        yield flags, body, pos
+
+
+def zmtp_decode(stream):
+    """Greeting + frames of a ZMTP 3.x stream: (greeting info, commands,
+    messages as lists of frames)."""
+    commands, messages, parts = [], [], []
+    for flags, body, _ in zmtp_frames(stream):
         if flags & 4:
             commands.append(body[1:1 + body[0]].decode())
             continue
@@ -319,6 +323,10 @@ def zmtp_decode(stream):
             parts = []
     if parts:
         raise SystemExit("stream ends inside a multipart message")
+    greeting = {
+        "version": "%d.%d" % (stream[10], stream[11]),
+        "mechanism": bytes(stream[12:32]).rstrip(b"\0").decode(),
+    }
     return greeting, commands, messages
 
 

@@ -1913,21 +1913,11 @@ def _zmtp_walk(stream):
     """ZMTP 3 greeting, READY properties and messages (frames, offset just
     past the message's last byte)."""
     import struct
-    if len(stream) < 64 or stream[0] != 0xFF or not stream[9] & 1:
-        raise SystemExit('not a ZMTP 3 stream')
-    pos, props, msgs, parts = 64, {}, [], []
-    while pos < len(stream):
-        flags = stream[pos]
-        if flags & 2:
-            size = struct.unpack_from('!Q', stream, pos + 1)[0]
-            pos += 9
-        else:
-            size = stream[pos + 1]
-            pos += 2
-        body = bytes(stream[pos:pos + size])
-        if len(body) != size:
-            raise SystemExit('stream ends inside a frame')
-        pos += size
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True      # no __pycache__ in the work tree
+    from record_libzmq import zmtp_frames
+    props, msgs, parts = {}, [], []
+    for flags, body, pos in zmtp_frames(stream):
         if flags & 4:
             name = body[1:1 + body[0]]
             if name == b'READY':
