@@ -9,6 +9,12 @@
 
 #![forbid(unsafe_code)]
 
+/// The hash map for keys read off the wire (flows, connections, topics,
+/// message ids): foldhash seeds itself per process, so crafted keys cannot
+/// aim at one bucket, and hashes a short key in a fraction of SipHash's time
+/// (SipHash was 3 % of a `stats` run's instructions).
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 pub mod capture;
 pub mod cli;
 pub mod decode;

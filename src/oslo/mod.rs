@@ -9,9 +9,9 @@ pub mod names;
 pub mod pickle;
 pub mod redact;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
-pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) use crate::FastMap as Map;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -606,7 +606,7 @@ impl<S: OsloSink> OsloDecoder<S> {
                     rpc.topic = Some(name.topic.clone());
                     rpc.server = name.server.clone();
                 }
-                None => rpc.server = Some(endpoint.to_string()),
+                None => rpc.server = Some(crate::tcp::socket_addr_string(endpoint)),
             }
         }
         let mut completed = None;

@@ -7,7 +7,7 @@
 
 pub mod resp;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use crate::ports::PortSet;
@@ -120,7 +120,7 @@ struct RedisConn {
 /// Follows the connections on the redis ports.
 pub struct RedisDecoder {
     ports: PortSet,
-    conns: HashMap<u64, RedisConn>,
+    conns: crate::FastMap<u64, RedisConn>,
     counters: RedisCounters,
 }
 
@@ -128,7 +128,7 @@ impl RedisDecoder {
     pub fn new(ports: PortSet) -> Self {
         RedisDecoder {
             ports,
-            conns: HashMap::new(),
+            conns: crate::FastMap::default(),
             counters: RedisCounters::default(),
         }
     }

@@ -1,7 +1,6 @@
 //! `zmqtrace flows`: one row per TCP connection on the rpc ports (or proven
 //! ZMTP elsewhere), like Zeek's conn.log, then a summary.
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use super::Sink;
@@ -42,7 +41,7 @@ pub struct FlowsReport<W: Write> {
     ports: PortSet,
     auto_detect: bool,
     limit: Option<u64>,
-    heads: HashMap<u64, Heads>,
+    heads: crate::FastMap<u64, Heads>,
     totals: FlowTotals,
     header_written: bool,
 }
@@ -63,7 +62,7 @@ impl<W: Write> FlowsReport<W> {
             ports,
             auto_detect,
             limit,
-            heads: HashMap::new(),
+            heads: crate::FastMap::default(),
             totals: FlowTotals::default(),
             header_written: false,
         }

@@ -1,7 +1,8 @@
 //! `zmqtrace stats`: per connection and per socket type, how much was said
 //! (the oslo layer adds topics, methods and latency).
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 
@@ -12,9 +13,10 @@ use crate::decode::LayerCounters;
 use crate::oslo::{OsloSink, Rpc, RpcEvent};
 use crate::output::{utc_datetime, JsonObject};
 use crate::pipeline::{Progress, RunStats};
-use crate::tcp::{Connection, Direction};
+use crate::tcp::{push_socket_addr, socket_addr_string, Connection, Direction};
 use crate::time::{Precision, Timestamp};
 use crate::zmtp::{ConnSummary, Version, ZmtpEvent};
+use crate::FastMap;
 
 pub use super::Format;
 
@@ -104,12 +106,15 @@ pub struct StatsReport<W: Write> {
     format: Format,
     precision: Precision,
     counts: Counts,
-    live: HashMap<u64, [DirTally; 2]>,
+    live: FastMap<u64, [DirTally; 2]>,
     rows: Vec<Row>,
     dropped_rows: u64,
     by_socket: BTreeMap<String, SocketTally>,
-    topics: HashMap<(String, String), TopicTally>,
-    talkers: HashMap<IpAddr, Talker>,
+    /// Topic, then method: looked up by the message's own text, allocated
+    /// only for a pair not seen before.
+    topics: FastMap<String, FastMap<String, TopicTally>>,
+    topic_pairs: usize,
+    talkers: FastMap<IpAddr, Talker>,
     first_ts: Option<Timestamp>,
     last_ts: Timestamp,
 }
@@ -121,12 +126,13 @@ impl<W: Write> StatsReport<W> {
             format,
             precision,
             counts: Counts::default(),
-            live: HashMap::new(),
+            live: FastMap::default(),
             rows: Vec::new(),
             dropped_rows: 0,
             by_socket: BTreeMap::new(),
-            topics: HashMap::new(),
-            talkers: HashMap::new(),
+            topics: FastMap::default(),
+            topic_pairs: 0,
+            talkers: FastMap::default(),
             first_ts: None,
             last_ts: Timestamp::ZERO,
         }
@@ -136,14 +142,26 @@ impl<W: Write> StatsReport<W> {
         &mut self.sink
     }
 
-    fn topic(&mut self, key: (String, String)) -> &mut TopicTally {
-        if !self.topics.contains_key(&key) && self.topics.len() >= MAX_TOPICS {
-            return self
-                .topics
-                .entry((OTHER.into(), OTHER.into()))
-                .or_insert_with(TopicTally::new);
+    /// The tally of a topic and method (always `Some`, as for `socket`).
+    fn topic(&mut self, topic: &str, method: &str) -> Option<&mut TopicTally> {
+        let known = self
+            .topics
+            .get(topic)
+            .is_some_and(|methods| methods.contains_key(method));
+        let (topic, method) = if known || self.topic_pairs < MAX_TOPICS {
+            (topic, method)
+        } else {
+            (OTHER, OTHER)
+        };
+        if !self.topics.contains_key(topic) {
+            self.topics.insert(topic.to_string(), FastMap::default());
         }
-        self.topics.entry(key).or_insert_with(TopicTally::new)
+        let methods = self.topics.get_mut(topic)?;
+        if !methods.contains_key(method) {
+            self.topic_pairs += 1;
+            methods.insert(method.to_string(), TopicTally::new());
+        }
+        methods.get_mut(method)
     }
 
     /// The tally of a socket type, allocating its name only when new
@@ -162,9 +180,17 @@ impl<W: Write> StatsReport<W> {
     }
 
     /// (topic, method) rows, busiest first, with rates over the capture.
-    fn topic_rows(&self) -> Vec<(&(String, String), &TopicTally)> {
-        let mut rows: Vec<_> = self.topics.iter().collect();
-        rows.sort_by(|a, b| b.1.messages.cmp(&a.1.messages).then(a.0.cmp(b.0)));
+    fn topic_rows(&self) -> Vec<((&String, &String), &TopicTally)> {
+        let mut rows: Vec<_> = self
+            .topics
+            .iter()
+            .flat_map(|(topic, methods)| {
+                methods
+                    .iter()
+                    .map(move |(method, tally)| ((topic, method), tally))
+            })
+            .collect();
+        rows.sort_by(|a, b| b.1.messages.cmp(&a.1.messages).then(a.0.cmp(&b.0)));
         rows
     }
 
@@ -422,9 +448,11 @@ impl<W: Write> OsloSink for StatsReport<W> {
                 // A copy one hop further is the same message: counted once.
                 if let Some(rpc) = rpc.filter(|r| !r.forwarded) {
                     let bytes = m.bytes();
-                    let t = self.topic(topic_and_method(rpc));
-                    t.messages += 1;
-                    t.bytes += bytes;
+                    let (topic, method) = topic_and_method(rpc);
+                    if let Some(t) = self.topic(&topic, &method) {
+                        t.messages += 1;
+                        t.bytes += bytes;
+                    }
                     let (src, _) = conn.endpoints(m.dir);
                     if self.talkers.len() < MAX_TALKERS || self.talkers.contains_key(&src.ip()) {
                         let talker = self.talkers.entry(src.ip()).or_default();
@@ -442,21 +470,20 @@ impl<W: Write> OsloSink for StatsReport<W> {
     fn rpc(&mut self, event: &RpcEvent) {
         // Grouped as their messages are: direct mode's unknown topic by
         // the server's endpoint.
-        let label = |t: &Option<String>, server: SocketAddr, m: &Option<String>| {
-            (
-                t.clone().unwrap_or_else(|| format!("?@{server}")),
-                m.clone().unwrap_or_else(|| "-".into()),
-            )
-        };
         match event {
             RpcEvent::Call(c) => {
-                let t = self.topic(label(&c.topic, c.server, &c.method));
-                t.calls += 1;
-                t.failures += u64::from(c.failure.is_some());
-                t.record_latency(c.latency_ns());
+                let (topic, method) = label(&c.topic, c.server, &c.method);
+                if let Some(t) = self.topic(&topic, method) {
+                    t.calls += 1;
+                    t.failures += u64::from(c.failure.is_some());
+                    t.record_latency(c.latency_ns());
+                }
             }
             RpcEvent::Timeout(to) => {
-                self.topic(label(&to.topic, to.server, &to.method)).timeouts += 1;
+                let (topic, method) = label(&to.topic, to.server, &to.method);
+                if let Some(t) = self.topic(&topic, method) {
+                    t.timeouts += 1;
+                }
             }
             RpcEvent::Forward(_) => {}
         }
@@ -479,8 +506,8 @@ impl<W: Write> OsloSink for StatsReport<W> {
         let (client, server) = conn.endpoints(Direction::ClientToServer);
         self.rows.push(Row {
             label: conn.label(),
-            client: client.to_string(),
-            server: server.to_string(),
+            client: socket_addr_string(client),
+            server: socket_addr_string(server),
             first_ts: conn.first_ts,
             zmtp: version.label().to_string(),
             mechanism: summary.mechanism.unwrap_or("?").to_string(),
@@ -501,18 +528,36 @@ impl<W: Write> OsloSink for StatsReport<W> {
 
 /// How a message is grouped: its topic (or, in direct mode where the topic
 /// is not on the wire, `?@server`) and its method (or event type).
-fn topic_and_method(rpc: &Rpc) -> (String, String) {
+/// A message's (topic, method) row; direct mode's unknown topic named by
+/// the server's endpoint.
+fn topic_and_method(rpc: &Rpc) -> (Cow<'_, str>, Cow<'_, str>) {
     let topic = match (&rpc.topic, &rpc.server) {
-        (Some(t), _) => t.clone(),
-        (None, Some(s)) => format!("?@{s}"),
-        (None, None) => "?".into(),
+        (Some(t), _) => Cow::Borrowed(t.as_str()),
+        (None, Some(s)) => Cow::Owned(format!("?@{s}")),
+        (None, None) => Cow::Borrowed("?"),
     };
-    let method = rpc
-        .method
-        .clone()
-        .or_else(|| rpc.event_type.clone())
-        .unwrap_or_else(|| format!("({})", rpc.kind.label()));
+    let method = match rpc.method.as_deref().or(rpc.event_type.as_deref()) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(format!("({})", rpc.kind.label())),
+    };
     (topic, method)
+}
+
+/// A call's or timeout's (topic, method) row, named as its messages are.
+fn label<'a>(
+    topic: &'a Option<String>,
+    server: SocketAddr,
+    method: &'a Option<String>,
+) -> (Cow<'a, str>, &'a str) {
+    let topic = match topic {
+        Some(t) => Cow::Borrowed(t.as_str()),
+        None => {
+            let mut unknown = String::from("?@");
+            push_socket_addr(&mut unknown, server);
+            Cow::Owned(unknown)
+        }
+    };
+    (topic, method.as_deref().unwrap_or("-"))
 }
 
 impl<W: Write> super::DecodeReport for StatsReport<W> {

@@ -1,7 +1,6 @@
 //! `zmqtrace` (trace): every greeting, command and message as it crossed
 //! the wire, in JSON Lines (the contract) or a table for people.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write;
 
@@ -26,7 +25,7 @@ pub struct TraceReport<W: Write> {
     header_written: bool,
     /// Per connection, the `"conn":…,"src":…,"dst":…` JSON of each
     /// direction, made once instead of for every event.
-    endpoints: HashMap<u64, [String; 2]>,
+    endpoints: crate::FastMap<u64, [String; 2]>,
     /// The line being built, reused.
     line: String,
     /// --topic, --method, --host.
@@ -53,7 +52,7 @@ impl<W: Write> TraceReport<W> {
             show_secrets,
             counts: Counts::default(),
             header_written: false,
-            endpoints: HashMap::new(),
+            endpoints: crate::FastMap::default(),
             line: String::new(),
             display: super::DisplayFilter::default(),
         }

@@ -190,12 +190,62 @@ impl Connection {
 
 /// `client>server`, for a connection known only by its ends.
 pub fn connection_label(client: SocketAddr, server: SocketAddr) -> String {
-    format!("{client}>{server}")
+    let mut label = String::with_capacity(2 * "255.255.255.255:65535".len() + 1);
+    push_socket_addr(&mut label, client);
+    label.push('>');
+    push_socket_addr(&mut label, server);
+    label
+}
+
+/// `addr` as its `Display` writes it.
+pub fn socket_addr_string(addr: SocketAddr) -> String {
+    let mut text = String::with_capacity("255.255.255.255:65535".len());
+    push_socket_addr(&mut text, addr);
+    text
+}
+
+/// Appends `addr` as its `Display` writes it. IPv4 skips the formatting
+/// machinery: at ~1,700 instructions an address through `Display`, labels
+/// and endpoint names were 5 % of a `stats` run's instructions.
+pub fn push_socket_addr(out: &mut String, addr: SocketAddr) {
+    match addr {
+        SocketAddr::V4(v4) => {
+            let mut digits = itoa::Buffer::new();
+            let [a, b, c, d] = v4.ip().octets();
+            for (n, octet) in [a, b, c, d].into_iter().enumerate() {
+                if n > 0 {
+                    out.push('.');
+                }
+                out.push_str(digits.format(octet));
+            }
+            out.push(':');
+            out.push_str(digits.format(v4.port()));
+        }
+        SocketAddr::V6(_) => {
+            use std::fmt::Write;
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{addr}");
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn addresses_are_written_as_display_writes_them(
+            v4 in proptest::prelude::any::<std::net::SocketAddrV4>(),
+            v6 in proptest::prelude::any::<std::net::SocketAddrV6>(),
+        ) {
+            for addr in [SocketAddr::V4(v4), SocketAddr::V6(v6)] {
+                proptest::prop_assert_eq!(socket_addr_string(addr), addr.to_string());
+            }
+            let (a, b) = (SocketAddr::V4(v4), SocketAddr::V6(v6));
+            proptest::prop_assert_eq!(connection_label(a, b), format!("{a}>{b}"));
+        }
+    }
 
     #[test]
     fn history_keeps_first_occurrence_per_case() {

@@ -3,7 +3,6 @@
 //! held above holes per direction and in total — each with a policy and a
 //! counter.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::direction::{DirState, Emit};
@@ -11,6 +10,7 @@ use super::{CloseReason, Connection, Direction, History, StreamConsumer, StreamE
 use crate::net::TcpSegment;
 use crate::ports::PortSet;
 use crate::time::Timestamp;
+use crate::FastMap;
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 
@@ -83,7 +83,7 @@ impl FlowKey {
 }
 
 pub struct Reassembler {
-    flows: HashMap<FlowKey, Connection>,
+    flows: FastMap<FlowKey, Connection>,
     /// Everything per-packet work touches besides the connection itself,
     /// apart from the table so both can be borrowed at once.
     budget: Budget,
@@ -104,7 +104,7 @@ const SWEEP_INTERVAL_NS: u64 = 5 * NANOS_PER_SEC;
 impl Reassembler {
     pub fn new(config: TcpConfig) -> Self {
         Reassembler {
-            flows: HashMap::new(),
+            flows: FastMap::default(),
             budget: Budget {
                 config,
                 counters: TcpCounters::default(),
