@@ -18,6 +18,10 @@ Scenarios (see captures/oslo/README.md, "More real runs"):
   new_mitaka_direct_pickle       4.6.1 (Mitaka, G1): pickles (send_pyobj),
                                  direct DEALER->ROUTER, casts PUSH->PULL,
                                  use_pub_sub = false
+  new_om540_direct_pickle        5.4.0 (G2): b'' | pickle(Envelope) |
+                                 pickle(request or Response), direct
+                                 DEALER->ROUTER, use_pub_sub =
+                                 use_router_proxy = false
   legacy_om110_ring_per_message  1.10.0 legacy impl_zmq: one PUSH
                                  connection per message, MatchMakerRing, a
                                  real zmq-receiver per host on :9501
@@ -43,9 +47,10 @@ Truth comes only from the generating processes, never from the pcap.  Each
 process wraps the driver's own send functions (new driver:
 Request/Ack/ReplySender{Direct,Proxy}.send, the proxy's _redirect_message
 and PublisherProxy.send_request; G1: the publishers' send functions handed
-to QueuedSender and ZmqIncomingRequest.reply; legacy: ZmqSocket.send of
-each ZmqClient) and the servers' receive paths, and logs every ZeroMQ
-message it sends.  `t` is time.time() just before the message's last frame
+to QueuedSender and ZmqIncomingRequest.reply; G2: ZmqSocket.send_pyobj,
+which every G2 sender calls for the Envelope and the body; legacy:
+ZmqSocket.send of each ZmqClient) and the servers' receive paths, and logs
+every ZeroMQ message it sends.  `t` is time.time() just before the message's last frame
 is handed to libzmq (see build_*truth for the exceptions).  The 4-tuple of
 a new-driver connection comes from a ZMQ_MONITOR on the connecting socket
 (EVENT_CONNECTED gives the fd; getsockname/getpeername give the addresses);
@@ -54,10 +59,11 @@ receiving it, or by the routing identity the proxy addressed.  Connecting
 sockets use libzmq's source-address syntax `tcp://<own ip>:0;<peer>` so each
 host has its own IP (legacy: a pinned source port, so src is exact).
 
-G1 runs are then checked against the wire (verify_g1, also `--verify`):
-the pcap read back with record_libzmq.py's independent pcap reader and TCP
-reassembly, ZMTP walked and the pickles read with stub classes; every truth
-message must be on its connection with G1's frames, class, id, target and
+G1 and G2 runs are then checked against the wire (verify_pickled, also
+`--verify`): the pcap read back with record_libzmq.py's independent pcap
+reader and TCP reassembly, ZMTP walked and the pickles read with stub
+classes; every truth message must be on its connection with its
+generation's frames (G2: the Envelope as logged), class, id, target and
 method, and nothing else on the ZeroMQ connections.
 """
 
@@ -99,6 +105,9 @@ VERSIONS = {
     # 4.6.1 (Mitaka, G1) needs `retrying` for its redis matchmaker; its
     # AMQP/pika requirements are for the other drivers: --no-deps as well.
     '4.6.1': {'pins': COMMON_PINS + ['retrying==1.4.2']},
+    # 5.4.0 (G2, the last release that pickles Envelope objects): the
+    # same (retrying for the redis matchmaker; AMQP/pika left out).
+    '5.4.0': {'pins': COMMON_PINS + ['retrying==1.4.2']},
 }
 
 SCENARIOS = {
@@ -121,6 +130,12 @@ SCENARIOS = {
         # G1: every request and reply is a pickle (send_pyobj); casts go
         # PUSH -> PULL, calls/fanouts/notifications DEALER -> ROUTER.
         'oslo_messaging': '4.6.1', 'generation': 'G1', 'net': '127.0.15',
+        'serialization': 'pickle',
+    },
+    'new_om540_direct_pickle': {
+        # G2: DEALER -> ROUTER, b'' | pickle(Envelope) | pickle(request);
+        # the REPLY echoes the request's Envelope before pickle(Response).
+        'oslo_messaging': '5.4.0', 'generation': 'G2', 'net': '127.0.16',
         'serialization': 'pickle',
     },
     'legacy_om110_ring_per_message': {
@@ -160,6 +175,46 @@ def _s(v):
     if isinstance(v, bytes):
         return v.decode('utf-8', 'replace')
     return v
+
+
+def request_fields(socket, request, msg_type):
+    """What a send log line says about a request (every generation)."""
+    target = request.target
+    message = request.message or {}
+    rec = {'ev': 'send', 'msg_type': msg_type,
+           'message_id': _s(request.message_id),
+           'socket_type': socket.type_name(),
+           'zmq_identity': _s(socket.handle.identity),
+           'connections': sorted(socket.connections),
+           'topic': target.topic, 'server': target.server,
+           'fanout': bool(target.fanout),
+           'method': message.get('method')}
+    if msg_type == 'NOTIFY':
+        rec.update(method=message.get('event_type'),
+                   event_type=message.get('event_type'),
+                   payload_message_id=message.get('message_id'),
+                   priority=message.get('priority'))
+    return rec
+
+
+def pickle_protocol(sock):
+    """The protocol the socket's send_pyobj pickles with by default."""
+    import inspect
+    p = inspect.signature(type(sock.handle).send_pyobj).parameters
+    return p['protocol'].default
+
+
+def pickled_request_fields(socket, request, msg_type, sid_of):
+    """request_fields plus what a pickled request (G1, G2) holds."""
+    rec = request_fields(socket, request, msg_type)
+    rec.update(pickle_class='%s.%s' % (type(request).__module__,
+                                       type(request).__name__),
+               sid=sid_of(socket), pickle_protocol=pickle_protocol(socket))
+    if msg_type == 'CALL':
+        rec['timeout'] = request.timeout
+    if msg_type == 'NOTIFY':
+        rec['notification_version'] = request.version
+    return rec
 
 
 def instrument(log, src_ip):
@@ -233,8 +288,13 @@ def instrument(log, src_ip):
                 sid=sid_of(self))
     zmq_socket.ZmqSocket.connect = connect
 
-    if not hasattr(zmq_socket.ZmqSocket, 'send_dumped'):    # G1 (4.6.x)
-        instrument_g1(log, watch, sid_of)
+    if not hasattr(zmq_socket.ZmqSocket, 'send_dumped'):    # pickles
+        import importlib.util
+        if importlib.util.find_spec('oslo_messaging._drivers.zmq_driver.'
+                                    'client.zmq_envelope'):  # G2 (5.0-5.4)
+            instrument_g2(log, watch, sid_of)
+        else:                                               # G1 (4.6.x)
+            instrument_g1(log, watch, sid_of)
         return
     from oslo_messaging._drivers.zmq_driver.client import zmq_senders
     from oslo_messaging._drivers.zmq_driver.server.consumers import \
@@ -264,23 +324,9 @@ def instrument(log, src_ip):
             socket_type=self.type_name(), addr=self.connect_address)
     zmq_socket.ZmqRandomPortSocket.__init__ = rp_init
 
-    def request_fields(socket, request):
-        target = request.target
-        message = request.message or {}
-        rec = {'ev': 'send', 'msg_type': TYPE_NAMES[int(request.msg_type)],
-               'message_id': _s(request.message_id),
-               'socket_type': socket.type_name(),
-               'zmq_identity': _s(socket.handle.identity),
-               'connections': sorted(socket.connections),
-               'topic': target.topic, 'server': target.server,
-               'fanout': bool(target.fanout),
-               'method': message.get('method')}
-        if rec['msg_type'] == 'NOTIFY':
-            rec.update(method=message.get('event_type'),
-                       event_type=message.get('event_type'),
-                       payload_message_id=message.get('message_id'),
-                       priority=message.get('priority'))
-        return rec
+    def fields(socket, request):
+        return request_fields(socket, request,
+                              TYPE_NAMES[int(request.msg_type)])
 
     orig_req = zmq_senders.RequestSenderDirect.send
 
@@ -289,7 +335,7 @@ def instrument(log, src_ip):
         r = orig_req(self, socket, request)
         log(t=socket._zt_sent, t_before=t0, t_returned=socket._zt_returned,
             t_logged=now(),
-            **request_fields(socket, request))
+            **fields(socket, request))
         return r
     zmq_senders.RequestSenderDirect.send = req_send
 
@@ -348,7 +394,7 @@ def instrument(log, src_ip):
             r = orig_preq(self, socket, request)
             log(t=socket._zt_sent, t_before=t0, t_logged=now(),
                 routing_key=_s(request.routing_key),
-                **request_fields(socket, request))
+                **fields(socket, request))
             return r
         zmq_senders.RequestSenderProxy.send = preq_send
 
@@ -415,6 +461,42 @@ def instrument(log, src_ip):
         sc_.SubConsumer._receive_request = staticmethod(sub_receive)
 
 
+def log_binds(log, watch, sid_of):
+    """G1, G2: log each socket a server binds (on a random port), and
+    monitor it; `_zt_addr` names it (the receivers' `addr`)."""
+    from oslo_messaging._drivers.zmq_driver import zmq_socket
+    orig_rp = zmq_socket.ZmqRandomPortSocket.__init__
+
+    def rp_init(self, *args, **kwargs):
+        orig_rp(self, *args, **kwargs)
+        self._zt_addr = '%s:%d' % (self.bind_address[len('tcp://'):],
+                                   self.port)
+        watch(self)
+        log(ev='bind', zmq_identity=_s(self.handle.identity),
+            socket_type=self.type_name(), addr=self._zt_addr,
+            sid=sid_of(self))
+    zmq_socket.ZmqRandomPortSocket.__init__ = rp_init
+
+
+def log_listen(log, host, target, socket_type):
+    """G1, G2: what a bound socket (host = its host:port) registers in the
+    name service for a target."""
+    from oslo_messaging._drivers.zmq_driver import zmq_socket
+    zmq = zmq_socket.zmq
+    log(ev='listen', host=host, topic=target.topic, server=target.server,
+        listener_type={zmq.ROUTER: 'ROUTER', zmq.PULL: 'PULL'}.get(
+            socket_type, str(socket_type)))
+
+
+def log_recv(log, via, msg_type, request, reply_id, addr, **extra):
+    """G1, G2: a server decoded a pickled request."""
+    message = request.message or {}
+    log(ev='recv', via=via, msg_type=msg_type,
+        message_id=_s(request.message_id), reply_id=_s(reply_id),
+        version=None, addr=addr,
+        method=message.get('method') or message.get('event_type'), **extra)
+
+
 # G1 (4.6.x) names its message types with strings.
 G1_TYPES = {'call': 'CALL', 'cast': 'CAST', 'cast-f': 'CAST_FANOUT',
             'notify': 'NOTIFY', 'reply': 'REPLY'}
@@ -453,58 +535,21 @@ def instrument_g1(log, watch, sid_of):
         sends_of(self).append((t, now()))
     zmq_socket.ZmqSocket.send_pyobj = send_pyobj
 
-    def pickle_protocol(sock):
-        import inspect
-        p = inspect.signature(type(sock.handle).send_pyobj).parameters
-        return p['protocol'].default
-
-    orig_rp = zmq_socket.ZmqRandomPortSocket.__init__
-
-    def rp_init(self, conf, context, socket_type):
-        orig_rp(self, conf, context, socket_type)
-        self._zt_addr = '%s:%d' % (self.bind_address[len('tcp://'):],
-                                   self.port)
-        watch(self)
-        log(ev='bind', zmq_identity=_s(self.handle.identity),
-            socket_type=self.type_name(), addr=self._zt_addr,
-            sid=sid_of(self))
-    zmq_socket.ZmqRandomPortSocket.__init__ = rp_init
+    log_binds(log, watch, sid_of)
 
     # What each bound socket registers in the name service.
     orig_listen = cb.TargetsManager.listen
 
     def tm_listen(self, target):
         r = orig_listen(self, target)
-        log(ev='listen', host=self.host, topic=target.topic,
-            server=target.server,
-            listener_type={zmq.ROUTER: 'ROUTER', zmq.PULL: 'PULL'}.get(
-                self.socket_type, str(self.socket_type)))
+        log_listen(log, self.host, target, self.socket_type)
         return r
     cb.TargetsManager.listen = tm_listen
 
-    def request_fields(socket, request):
-        target = request.target
-        message = request.message or {}
-        rec = {'ev': 'send', 'msg_type': G1_TYPES[request.msg_type],
-               'g1_msg_type': request.msg_type,
-               'pickle_class': '%s.%s' % (type(request).__module__,
-                                          type(request).__name__),
-               'message_id': _s(request.message_id),
-               'socket_type': socket.type_name(), 'sid': sid_of(socket),
-               'zmq_identity': _s(socket.handle.identity),
-               'connections': sorted(socket.connections),
-               'topic': target.topic, 'server': target.server,
-               'fanout': bool(target.fanout),
-               'method': message.get('method'),
-               'pickle_protocol': pickle_protocol(socket)}
-        if rec['msg_type'] == 'CALL':
-            rec['timeout'] = request.timeout
-        if rec['msg_type'] == 'NOTIFY':
-            rec.update(method=message.get('event_type'),
-                       event_type=message.get('event_type'),
-                       payload_message_id=message.get('message_id'),
-                       priority=message.get('priority'),
-                       notification_version=request.version)
+    def fields(socket, request):
+        rec = pickled_request_fields(socket, request,
+                                     G1_TYPES[request.msg_type], sid_of)
+        rec['g1_msg_type'] = request.msg_type
         return rec
 
     orig_qs = pb.QueuedSender.__init__
@@ -519,7 +564,7 @@ def instrument_g1(log, watch, sid_of):
             for i, (t, tr) in enumerate(mine):
                 log(t=t, t_before=t0, t_returned=tr, t_logged=now(),
                     copy=i, copies=len(mine),
-                    **request_fields(socket, request))
+                    **fields(socket, request))
             return r
         orig_qs(self, sockets_manager, logged)
     pb.QueuedSender.__init__ = qs_init
@@ -549,11 +594,8 @@ def instrument_g1(log, watch, sid_of):
 
     def receive_request(self, socket):
         request, reply_id = orig_rr(self, socket)
-        message = request.message or {}
-        log(ev='recv', via='ROUTER', msg_type=G1_TYPES[request.msg_type],
-            message_id=_s(request.message_id), reply_id=_s(reply_id),
-            version=None, addr=socket._zt_addr,
-            method=message.get('method') or message.get('event_type'))
+        log_recv(log, 'ROUTER', G1_TYPES[request.msg_type], request,
+                 reply_id, socket._zt_addr)
         return request, reply_id
     rc.RouterConsumer._receive_request = receive_request
 
@@ -562,16 +604,105 @@ def instrument_g1(log, watch, sid_of):
     def recv_pyobj(self, *args, **kwargs):
         obj = orig_recv_pyobj(self, *args, **kwargs)
         if self.socket_type == zmq.PULL:
-            message = obj.message or {}
-            log(ev='recv', via='PULL', msg_type=G1_TYPES[obj.msg_type],
-                message_id=_s(obj.message_id), reply_id=None, version=None,
-                addr=self._zt_addr,
-                method=message.get('method') or message.get('event_type'))
+            log_recv(log, 'PULL', G1_TYPES[obj.msg_type], obj, None,
+                     self._zt_addr)
         elif self.socket_type == zmq.DEALER and isinstance(obj, dict):
             log(ev='recv_reply', message_id=_s(obj.get('message_id')),
                 sid=sid_of(self), failure=obj.get('failure') is not None)
         return obj
     zmq_socket.ZmqSocket.recv_pyobj = recv_pyobj
+
+
+def instrument_g2(log, watch, sid_of):
+    """5.0-5.4 (G2; recorded: 5.4.0): every message is two `send_pyobj`
+    calls of the driver's ZmqSocket after `b''` (the server's ROUTER:
+    after `reply_id | b''`): the Envelope (SNDMORE), then the request or
+    the Response.  Every sender goes through ZmqSocket.send_pyobj (the
+    CALL publisher's CallSender, DealerPublisher's closures, one call per
+    copy of a CAST_FANOUT/NOTIFY, ZmqIncomingRequest.reply), so that is
+    wrapped: it remembers the Envelope and logs the message when the last
+    frame is sent.  Receipt: RouterConsumer._receive_request (request,
+    envelope and reply_id, the routing identity of the connection) and
+    the client's ReplyWaiter.receive_method."""
+    from oslo_messaging._drivers.zmq_driver import zmq_socket
+    from oslo_messaging._drivers.zmq_driver.client import zmq_response
+    from oslo_messaging._drivers.zmq_driver.client.publishers.dealer \
+        import zmq_reply_waiter as rw
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_consumer_base as cb
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_router_consumer as rc
+    zmq = zmq_socket.zmq            # eventlet.green.zmq, as the driver's
+
+    def envelope_fields(env):
+        if env is None:
+            return None
+        t = env.target
+        return {'class': '%s.%s' % (type(env).__module__, type(env).__name__),
+                'msg_type': env.msg_type, 'message_id': _s(env.message_id),
+                'topic': t.topic if t else None,
+                'server': t.server if t else None,
+                'routing_key': _s(env.routing_key),
+                'reply_id': _s(env.reply_id),
+                'kwargs': dict(env._kwargs)}
+
+    # 5.4.0's own body (self.handle.send_pyobj(...)).  For the last frame
+    # t is taken just before it: the green socket pickles (its own default
+    # protocol) and hands the pickle to libzmq.
+    def send_pyobj(self, obj, *args, **kwargs):
+        flags = args[0] if args else kwargs.get('flags', 0)
+        if flags & zmq.SNDMORE:         # the Envelope
+            self._zt_envelope = obj
+            self.handle.send_pyobj(obj, *args, **kwargs)
+            return
+        t = now()
+        self.handle.send_pyobj(obj, *args, **kwargs)
+        tr = now()
+        env = envelope_fields(self.__dict__.pop('_zt_envelope', None))
+        if isinstance(obj, zmq_response.Response):
+            log(t=t, t_returned=tr, t_logged=now(), ev='send',
+                msg_type='REPLY', pickle_class='%s.%s' % (
+                    type(obj).__module__, type(obj).__name__),
+                response_type=obj.type_, message_id=_s(obj.message_id),
+                reply_id=_s(obj.reply_id), socket_type=self.type_name(),
+                sid=sid_of(self), zmq_identity=_s(self.handle.identity),
+                addr=self._zt_addr, failure=obj.failure is not None,
+                pickle_protocol=pickle_protocol(self), envelope=env)
+        elif hasattr(obj, 'msg_type'):
+            log(t=t, t_returned=tr, t_logged=now(), envelope=env,
+                **pickled_request_fields(self, obj,
+                                         TYPE_NAMES[int(obj.msg_type)],
+                                         sid_of))
+    zmq_socket.ZmqSocket.send_pyobj = send_pyobj
+
+    log_binds(log, watch, sid_of)
+
+    # What each bound socket registers in the name service.
+    orig_tu = cb.TargetUpdater.__init__
+
+    def tu_init(self, conf, matchmaker, target, host, socket_type):
+        orig_tu(self, conf, matchmaker, target, host, socket_type)
+        log_listen(log, host, target, socket_type)
+    cb.TargetUpdater.__init__ = tu_init
+
+    orig_rr = rc.RouterConsumer._receive_request
+
+    def receive_request(self, socket):
+        request, envelope, reply_id = orig_rr(self, socket)
+        log_recv(log, 'ROUTER', TYPE_NAMES[int(request.msg_type)], request,
+                 reply_id, socket._zt_addr,
+                 envelope=envelope_fields(envelope))
+        return request, envelope, reply_id
+    rc.RouterConsumer._receive_request = receive_request
+
+    orig_rm = rw.ReplyWaiter.receive_method
+
+    def receive_method(self, socket):
+        reply = orig_rm(self, socket)
+        log(ev='recv_reply', message_id=_s(reply.message_id),
+            sid=sid_of(socket), failure=reply.failure is not None)
+        return reply
+    rw.ReplyWaiter.receive_method = receive_method
 
 
 def redis_host(sc):
@@ -582,21 +713,26 @@ def role_conf(work, sc, host, name):
     redis_ip = redis_host(sc)
     proxy = 'true' if sc.get('proxy') else 'false'
     path = os.path.join(work, '%s.conf' % name)
-    if sc.get('generation') == 'G1':
-        # 4.6.x registers its zmq options in [DEFAULT]; Mitaka's default
-        # use_pub_sub = true sends fanout/notify to a local broker
-        # (ipc://<ipc dir>/zmq-broker): off, for direct DEALER copies.
+    if sc.get('generation') in ('G1', 'G2'):
+        # 4.6.x and 5.0-5.4 register their zmq options in [DEFAULT];
+        # Mitaka's default use_pub_sub = true sends fanout/notify to a
+        # local broker (ipc://<ipc dir>/zmq-broker), 5.x's defaults
+        # use_pub_sub = use_router_proxy = true need the proxy: off, for
+        # direct DEALER copies.
         text = ('[DEFAULT]\n'
                 'transport_url = zmq+redis://%s:6379/\n'
                 'rpc_response_timeout = 10\n'
                 'rpc_zmq_host = %s\n'
                 'rpc_zmq_bind_address = %s\n'
                 'use_pub_sub = false\n'
+                '%s'
                 'rpc_zmq_ipc_dir = %s\n'
                 '[matchmaker_redis]\n'
                 'host = %s\n'
                 'port = 6379\n'
-                % (redis_ip, host, host, work, redis_ip))
+                % (redis_ip, host, host,
+                   'use_router_proxy = false\n'
+                   if sc['generation'] == 'G2' else '', work, redis_ip))
     else:
         text = ('[DEFAULT]\n'
                 'transport_url = zmq+redis://%s:6379/\n'
@@ -1244,8 +1380,8 @@ def record(name, sc, args):
         raise SystemExit('tcpdump reported drops: %r' % drops)
     truth = (build_proxy_truth if sc.get('proxy') else build_truth)(
         name, sc, read_events(work))
-    if sc.get('generation') == 'G1':
-        verify_g1(pcap_tmp, truth)
+    if sc.get('generation') in ('G1', 'G2'):
+        verify_pickled(pcap_tmp, truth)
     os.makedirs(args.out, exist_ok=True)
     shutil.copy(pcap_tmp, os.path.join(args.out, name + '.pcap'))
     with open(os.path.join(args.out, name + '.truth.json'), 'w') as f:
@@ -1637,9 +1773,34 @@ def build_proxy_truth(name, sc, evs):
     }
 
 
+def lb_destinations(evs):
+    """Where each request a G1/G2 client socket sent went, by libzmq's
+    rule: a DEALER (or PUSH) hands each message to its next pipe,
+    round-robin over its connections in connect order (pipes are made at
+    connect, immediate = false, no HWM here).  Copies of a CAST_FANOUT or
+    NOTIFY are identical, and the servers may log them in either order:
+    this names which copy (which `t`) went where.  build_truth checks
+    every prediction against the server that logged receiving it (a
+    single-copy message to a socket with two connections too: the
+    round-robin get_host_uptime calls and casts).  Sends without a socket
+    name (G3/G4) are left out: there the first receipt is taken."""
+    order, count, dst = {}, {}, {}
+    for e in evs:
+        if e['ev'] == 'connect':
+            order.setdefault(e['sid'], []).append(
+                e['address'][len('tcp://'):])
+        elif e['ev'] == 'send' and e['msg_type'] != 'REPLY' and \
+                e.get('sid') in order:
+            n = count.get(e['sid'], 0)
+            count[e['sid']] = n + 1
+            dst[id(e)] = order[e['sid']][n % len(order[e['sid']])]
+    return dst
+
+
 def build_truth(name, sc, evs):
     net = sc['net']
     g1 = sc.get('generation') == 'G1'
+    pickled = sc.get('generation') in ('G1', 'G2')
     # Connections: (zmq identity, peer) -> local address, from monitors.
     # G1 sets a new identity before each connect: there a connection is
     # named by (socket, peer), and its identity is the one set at connect.
@@ -1664,14 +1825,20 @@ def build_truth(name, sc, evs):
     messages = []
     requests = {}
     problems = []
+    lb = lb_destinations(evs)
     for e in evs:
         if e['ev'] != 'send' or e['msg_type'] == 'REPLY':
             continue
         got = recvs.get(e['message_id'], [])
+        if id(e) in lb:
+            # The copy the server that lb names logged receiving.
+            got = [r for r in got if r['addr'] == lb[id(e)]]
         if not got:
-            problems.append('request %s never received' % e['message_id'])
+            problems.append('request %s never received%s' % (
+                e['message_id'], ' by ' + lb[id(e)] if id(e) in lb else ''))
             continue
-        r = got.pop(0)
+        r = got[0]
+        recvs[e['message_id']].remove(r)
         m = {'t': round(e['t'], 6), 'msg_type': e['msg_type'],
              'message_id': e['message_id'], 'process': e['process'],
              'socket_type': e['socket_type'],
@@ -1687,6 +1854,9 @@ def build_truth(name, sc, evs):
         if g1:
             m['src'] = sconns.get((e['sid'], r['addr']))
             m['zmq_identity'] = idents.get((e['sid'], r['addr']))
+        else:
+            m['src'] = conns.get((e['zmq_identity'], r['addr']))
+        if pickled:
             # The ROUTER names the connection by the DEALER's identity.
             if r['reply_id'] is not None and \
                     r['reply_id'] != m['zmq_identity']:
@@ -1694,11 +1864,13 @@ def build_truth(name, sc, evs):
                     e['message_id'], r['reply_id'], m['zmq_identity']))
             m['dst_socket_type'] = r['via']
             for k in ('g1_msg_type', 'pickle_class', 'timeout',
-                      'notification_version', 'pickle_protocol'):
+                      'notification_version', 'pickle_protocol',
+                      'envelope'):
                 if k in e:
                     m[k] = e[k]
-        else:
-            m['src'] = conns.get((e['zmq_identity'], r['addr']))
+            if 'envelope' in r and r['envelope'] != e['envelope']:
+                problems.append('%s: envelope sent %r, received %r' % (
+                    e['message_id'], e['envelope'], r['envelope']))
         if m['src'] is None:
             problems.append('no connection for %s' % e['message_id'])
         messages.append(m)
@@ -1718,12 +1890,11 @@ def build_truth(name, sc, evs):
         if e['addr'] != req['dst']:
             problems.append('reply %s from %s, request went to %s' % (
                 e['message_id'], e['addr'], req['dst']))
-        if g1:
-            m.update(g1_msg_type=e['g1_msg_type'],
-                     pickle_class=e['pickle_class'],
-                     log_failure=e['log_failure'],
-                     pickle_protocol=e['pickle_protocol'],
-                     dst_socket_type='DEALER')
+        if pickled:
+            m.update((k, e[k]) for k in (
+                'g1_msg_type', 'pickle_class', 'response_type',
+                'log_failure', 'pickle_protocol', 'envelope') if k in e)
+            m['dst_socket_type'] = 'DEALER'
             if e['reply_id'] != req['zmq_identity']:
                 problems.append('reply %s to %s, request came from %s' % (
                     e['message_id'], e['reply_id'], req['zmq_identity']))
@@ -1802,24 +1973,14 @@ def build_truth(name, sc, evs):
             'calls_with_reply': sum(1 for c in calls if c['t_reply']),
         },
     }
-    if g1:
-        g1_truth(truth, sc, evs)
+    if pickled:
+        pickled_truth(truth, sc, evs)
     return truth
 
 
-def g1_truth(truth, sc, evs):
-    """What G1 (4.6.x) adds to the direct truth: its wire layout, the
-    pickle protocol, which socket of each server took what."""
-    protos = sorted({m['pickle_protocol'] for m in truth['messages']})
-    gen = truth['generator']
-    gen['mode'] = {'serialization': 'pickle (send_pyobj)',
-                   'pickle_protocol': protos[0] if len(protos) == 1
-                   else protos,
-                   'proxy': False, 'pub_sub': False, 'acks': False,
-                   'dynamic': False}
-    gen['options'] = 'use_pub_sub = false (Mitaka default true: fanout ' \
-                     'and notify to a local broker over ipc)'
-    gen['wire'] = {
+# What the pickling generations' truth says about their wire and options.
+PICKLED_WIRE = {
+    'G1': {
         'CALL': "DEALER -> ROUTER: b'' | pickle(CallRequest)",
         'CAST': 'PUSH -> PULL: pickle(CastRequest) (one frame)',
         'CAST_FANOUT': "DEALER -> ROUTER, one copy per connection of the "
@@ -1835,10 +1996,62 @@ def g1_truth(truth, sc, evs):
         'identity': 'the client sets a new uuid1 ZMQ_IDENTITY before '
                     'each connect, so each DEALER connection has its own '
                     'identity (messages[].zmq_identity; REPLY reply_id)',
-    }
-    gen['matchmaker'] = ('redis %s:6379 (captured: same net); keys '
-                         'ROUTER_<topic>[.<server>], PULL_<topic>'
-                         '[.<server>]' % redis_host(sc))
+    },
+    'G2': {
+        'CALL': "DEALER -> ROUTER: b'' | pickle(Envelope) | "
+                "pickle(CallRequest)",
+        'CAST': "DEALER -> ROUTER: b'' | pickle(Envelope) | "
+                "pickle(CastRequest)",
+        'CAST_FANOUT': "DEALER -> ROUTER, one copy per connection of the "
+                       "topic's DEALER: b'' | pickle(Envelope) | "
+                       "pickle(FanoutRequest)",
+        'NOTIFY': "DEALER -> ROUTER (one ROUTER per priority), one copy "
+                  "per connection: b'' | pickle(Envelope) | "
+                  "pickle(NotificationRequest)",
+        'REPLY': "ROUTER -> DEALER: b'' | pickle(the CALL's Envelope, "
+                 "echoed as received) | pickle(Response)",
+        'envelope': 'zmq_envelope.Envelope, state _msg_type (int), '
+                    '_message_id, _target (oslo_messaging.target.Target), '
+                    '_reply_id (None), _routing_key (None), _kwargs '
+                    '(CALL: {timeout}) (messages[].envelope)',
+        'type': 'no type frame: the integer type (1 CALL, 2 CAST, 3 '
+                'CAST_FANOUT, 4 NOTIFY) is the Envelope\'s _msg_type; in '
+                'the request it is a class attribute, not in the pickle; '
+                'a REPLY carries the CALL\'s Envelope (_msg_type 1) and a '
+                'Response whose _type is 5 (response_type)',
+        'identity': 'each client DEALER has one uuid4 ZMQ_IDENTITY for all '
+                    'its connections (messages[].zmq_identity; REPLY '
+                    'reply_id)',
+    },
+}
+PICKLED_OPTIONS = {
+    'G1': 'use_pub_sub = false (Mitaka default true: fanout and notify to '
+          'a local broker over ipc)',
+    'G2': 'use_pub_sub = false, use_router_proxy = false (5.x defaults '
+          'true: everything through oslo-messaging-zmq-proxy)',
+}
+PICKLED_KEYS = {
+    'G1': 'ROUTER_<topic>[.<server>], PULL_<topic>[.<server>]',
+    'G2': 'ROUTER_<topic>[.<server>] (EXPIRE zmq_target_expire = 300)',
+}
+
+
+def pickled_truth(truth, sc, evs):
+    """What G1 (4.6.x) and G2 (5.0-5.4) add to the direct truth: their
+    wire layout, the pickle protocol, which socket of each server took
+    what."""
+    g = sc['generation']
+    protos = sorted({m['pickle_protocol'] for m in truth['messages']})
+    gen = truth['generator']
+    gen['mode'] = {'serialization': 'pickle (send_pyobj)',
+                   'pickle_protocol': protos[0] if len(protos) == 1
+                   else protos,
+                   'proxy': False, 'pub_sub': False, 'acks': False,
+                   'dynamic': False}
+    gen['options'] = PICKLED_OPTIONS[g]
+    gen['wire'] = PICKLED_WIRE[g]
+    gen['matchmaker'] = ('redis %s:6379 (captured: same net); keys %s' % (
+        redis_host(sc), PICKLED_KEYS[g]))
     gen['clock'] = ('epoch seconds of the generating host; same clock as '
                     'the pcap timestamps; t = just before the driver\'s '
                     'ZmqSocket.send_pyobj hands the object to the green '
@@ -1878,7 +2091,7 @@ def g1_truth(truth, sc, evs):
 
 
 # ---------------------------------------------------------------------------
-# G1 wire check: the pcap, read back with record_libzmq.py's independent
+# G1/G2 wire check: the pcap, read back with record_libzmq.py's independent
 # pcap reader and TCP reassembly (never zmqtrace), against the truth.
 # ---------------------------------------------------------------------------
 
@@ -1937,12 +2150,51 @@ def _zmtp_walk(stream):
     return props, msgs
 
 
-def verify_g1(pcap, truth, dump=False):
+def _body_id(body):
+    """The message id in a G1/G2 last frame (request, reply dict or
+    Response)."""
+    if isinstance(body, dict):
+        return body.get('message_id')
+    return body.__dict__.get('message_id', body.__dict__.get('_message_id'))
+
+
+def _is_reply(body):
+    return isinstance(body, dict) or \
+        getattr(body, '_class', '').endswith('zmq_response.Response')
+
+
+def _g2_frames_ok(m, frames, body):
+    """G2: b'' | pickle(Envelope) | pickle(request or Response), the
+    Envelope as the sender logged it, the Response as the truth says."""
+    if len(frames) != 3 or frames[0] != b'' or \
+            frames[1][:2] != bytes([0x80, m['pickle_protocol']]):
+        return False
+    env, want = _stub_unpickle(frames[1]), m['envelope']
+    ok = (env._class == want['class'] and
+          env._msg_type == want['msg_type'] and
+          env._message_id == want['message_id'] == m['message_id'] and
+          env._target._class == 'oslo_messaging.target.Target' and
+          env._target.topic == want['topic'] and
+          env._target.server == want['server'] and
+          env._routing_key == want['routing_key'] and
+          env._reply_id == want['reply_id'] and
+          env._kwargs == want['kwargs'])
+    if m['msg_type'] == 'REPLY':
+        ok = ok and (body._class == m['pickle_class'] and
+                     body._type == m['response_type'] == 5 and
+                     _s(body._reply_id) == m['reply_id'] and
+                     (body._failure is not None) == m['failure'])
+    return ok
+
+
+def verify_pickled(pcap, truth, dump=False):
     """Every truth message is on the wire, on its connection, with the
-    frames G1 sends, a pickle (protocol as recorded) naming the right
-    class, type, id, target and method; nothing else is on the ZeroMQ
-    connections; each DEALER connection announces the identity the truth
-    gives; wire timestamps against `t` and call latencies."""
+    frames its generation (G1, G2) sends, a pickle (protocol as recorded)
+    naming the right class, type, id, target and method; nothing else is
+    on the ZeroMQ connections; each DEALER connection announces the
+    identity the truth gives; wire timestamps against `t` and call
+    latencies."""
+    g2 = truth['generator']['generation'] == 'G2'
     import struct
     sys.path.insert(0, HERE)
     sys.dont_write_bytecode = True      # no __pycache__ in the work tree
@@ -2007,11 +2259,9 @@ def verify_g1(pcap, truth, dump=False):
         hit = None
         for i, (frames, t) in enumerate(on):
             body = _stub_unpickle(frames[-1])
-            mid = body.get('message_id') if isinstance(body, dict) \
-                else body.message_id
-            if mid == m['message_id'] and \
+            if _body_id(body) == m['message_id'] and \
                     ((m['src'], m['dst'], i) not in used) and \
-                    (isinstance(body, dict) == (m['msg_type'] == 'REPLY')):
+                    (_is_reply(body) == (m['msg_type'] == 'REPLY')):
                 hit = i, frames, t, body
                 break
         if hit is None:
@@ -2021,15 +2271,18 @@ def verify_g1(pcap, truth, dump=False):
         i, frames, t, body = hit
         used.add((m['src'], m['dst'], i))
         want = [b''] if m['socket_type'] in ('DEALER', 'ROUTER') else []
-        if frames[:-1] != want:
+        if g2 and not _g2_frames_ok(m, frames, body):
+            problems.append('%s %s: frames %r' % (
+                m['msg_type'], m['message_id'], [f[:40] for f in frames]))
+        elif not g2 and frames[:-1] != want:
             problems.append('%s %s: frames %r' % (
                 m['msg_type'], m['message_id'], frames[:-1]))
         if frames[-1][:2] != bytes([0x80, m['pickle_protocol']]):
             problems.append('%s: pickle starts %r' % (
                 m['message_id'], frames[-1][:2]))
         if m['msg_type'] == 'REPLY':
-            ok = (body.get('type') == 'reply' and
-                  (body.get('failure') is not None) == m['failure'])
+            ok = g2 or (body.get('type') == 'reply' and
+                        (body.get('failure') is not None) == m['failure'])
         else:
             msg = body.message or {}
             ok = (body._class.endswith('zmq_request.' +
@@ -2076,7 +2329,9 @@ def verify_g1(pcap, truth, dump=False):
                 m, frames = dumps[k]
                 print('%s %s %s->%s frames %s; pickle %d bytes:\n  %s' % (
                     k, m['method'], m['src'], m['dst'],
-                    ' | '.join(repr(f) for f in frames[:-1]) or '-',
+                    ' | '.join(repr(f) if len(f) < 40 else
+                               '%d bytes %s...' % (len(f), f[:48].hex())
+                               for f in frames[:-1]) or '-',
                     len(frames[-1]), frames[-1][:200].hex()))
     if problems:
         raise SystemExit('wire check failed:\n' + '\n'.join(problems))
@@ -2091,9 +2346,9 @@ def main():
     ap.add_argument('--out', default=os.path.join(REPO, 'captures', 'oslo'))
     ap.add_argument('--list', action='store_true')
     ap.add_argument('--verify', action='store_true',
-                    help='G1 only: check --out/<scenario>.pcap against its '
-                         'truth (no recording) and print the first message '
-                         'of each type')
+                    help='G1, G2 only: check --out/<scenario>.pcap against '
+                         'its truth (no recording) and print the first '
+                         'message of each type')
     if len(sys.argv) > 1 and sys.argv[1] == '_role':
         rp = argparse.ArgumentParser()
         rp.add_argument('_role')
@@ -2117,12 +2372,13 @@ def main():
         return
     sc = SCENARIOS[args.scenario]
     if args.verify:
-        if sc.get('generation') != 'G1':
-            raise SystemExit('--verify: G1 scenarios only')
+        if sc.get('generation') not in ('G1', 'G2'):
+            raise SystemExit('--verify: G1 and G2 scenarios only')
         with open(os.path.join(args.out, args.scenario +
                                '.truth.json')) as f:
             truth = json.load(f)
-        verify_g1(os.path.join(args.out, args.scenario + '.pcap'), truth,
+        verify_pickled(os.path.join(args.out, args.scenario + '.pcap'),
+                       truth,
                   dump=True)
         return
     (record_legacy if sc.get('legacy') else record)(args.scenario, sc, args)
