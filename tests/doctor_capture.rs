@@ -124,6 +124,39 @@ fn a_clean_run_with_its_capture_and_logs_has_nothing_above_info() {
 }
 
 #[test]
+fn an_all_in_one_node_behind_haproxy_is_clean() {
+    // compute2's receiver listens on 9500 behind haproxy on 9501: the
+    // port differs from the cluster's on purpose, and every message to
+    // compute2 crosses a second connection from compute2 itself, which is
+    // haproxy forwarding, not compute2 sending.
+    let o = doctor("haproxy_aio", &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let all = findings(&o);
+    for f in &all {
+        assert_eq!(f["severity"], "info", "{f:#}");
+    }
+    let evs = events("haproxy_aio");
+    let sends = |to: &str| {
+        evs.iter()
+            .filter(|e| e["ev"] == "send" && text(e, "dst").starts_with(to))
+            .count()
+    };
+    let (all_sends, hops) = (sends(""), sends("10.0.27.3:9501"));
+    assert_eq!((all_sends, hops), (11, 4));
+    let read = one(&all, "capture-read");
+    let title = text(read, "title");
+    assert!(
+        title.contains(&format!("{all_sends} messages of the legacy driver")),
+        "{title}"
+    );
+    assert!(
+        title.contains(&format!("{hops} messages seen again one hop further")),
+        "{title}"
+    );
+    assert!(title.contains("4 calls (4 answered)"), "{title}");
+}
+
+#[test]
 fn a_receiver_that_is_not_running_is_refused_connections() {
     let o = doctor("receiver_down", &[]);
     assert_eq!(o.status.code(), Some(3));
@@ -312,6 +345,7 @@ fn every_scenario_reports_its_worst_first() {
         "firewall",
         "haproxy_backend",
         "fanout_first",
+        "haproxy_aio",
     ] {
         let all = findings(&doctor(s, &[]));
         let ranks: Vec<u8> = all

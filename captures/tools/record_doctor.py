@@ -26,6 +26,10 @@ breaks in the field:
   haproxy_backend   compute2 is an all-in-one node behind a real haproxy:
                     haproxy holds 9501 and forwards to 9500, but the
                     receiver was started on 9502 (FM12)
+  haproxy_aio       nothing broken, compute2 as the all-in-one setups run
+                    it: haproxy holds 9501 and forwards to the receiver
+                    on 9500, so every message to compute2 crosses two
+                    TCP connections (forward events, counted once)
   fanout_first      the fanout loop of oslo.messaging < 1.4.0 (FM18),
                     re-enacted in 1.10.0 by returning after the first
                     cast of `_multi_send`, as the old code did
@@ -46,7 +50,7 @@ tests/fixtures/doctor/capture_<scenario>):
                                  the driver's own log lines (logger
                                  `oslo_messaging`, DEBUG) in oslo.log's
                                  default format, times in UTC
-  <node>/haproxy.cfg             haproxy_backend only
+  <node>/haproxy.cfg             haproxy_backend and haproxy_aio only
   events.jsonl                   what each process did (sends, API results)
 
 Nothing here is written from the capture.
@@ -86,6 +90,8 @@ SCENARIOS = {
     'haproxy_backend': {'net': '127.0.25', 'haproxy': 'compute2',
                         'receiver_port': {'compute2': 9502}},
     'fanout_first': {'net': '127.0.26', 'fanout_first': True},
+    'haproxy_aio': {'net': '127.0.27', 'haproxy': 'compute2',
+                    'receiver_port': {'compute2': 9500}},
 }
 
 

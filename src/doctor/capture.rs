@@ -287,6 +287,12 @@ fn overview(facts: &WireFacts, out: &mut Findings) {
             count(facts.socket_pairs_dropped, "pair", "pairs")
         ));
     }
+    if facts.forwarded > 0 {
+        notes.push(format!(
+            "{} seen again one hop further (haproxy, proxy), counted once",
+            count(facts.forwarded, "message", "messages")
+        ));
+    }
     if facts.names_cut > 0 {
         notes.push(format!(
             "{} longer than {} bytes cut",

@@ -1315,10 +1315,38 @@ fn identity(c: &Cluster<'_>, out: &mut Findings) {
 // ---------------------------------------------------------------------------
 
 fn ports(c: &Cluster<'_>, out: &mut Findings) {
+    // A receiver behind haproxy (the all-in-one setups: haproxy holds 9501
+    // and forwards to the receiver on 9500) is reached at haproxy's port.
+    let zmq_ports = legacy_zmq_ports(c);
+    let mut fronted: BTreeMap<(&str, u16), (u16, Evidence)> = BTreeMap::new();
+    for n in &c.nodes {
+        for cfg in &n.node.haproxy {
+            for f in zmq_forwards(c, n, cfg, &zmq_ports) {
+                if let Some(front) = f.front_port.filter(|&p| p != f.port) {
+                    let ev = Evidence::file(&cfg.path, f.server.line, &f.server.text);
+                    fronted
+                        .entry((f.dest.name(), f.port))
+                        .or_insert((front, ev));
+                }
+            }
+        }
+    }
     let mut by_port: BTreeMap<String, Vec<Evidence>> = BTreeMap::new();
     for n in &c.nodes {
         for s in legacy_configs(n) {
             if s.era == Era::New {
+                continue;
+            }
+            let is_receiver = n.receivers.iter().any(|r| std::ptr::eq(r, s));
+            let front = s
+                .port_number()
+                .filter(|_| is_receiver)
+                .and_then(|p| fronted.get(&(n.name(), p)));
+            if let Some((front, haproxy_line)) = front {
+                by_port
+                    .entry(front.to_string())
+                    .or_default()
+                    .push(haproxy_line.clone());
                 continue;
             }
             let value = s.port.value.trim().to_string();
@@ -1371,15 +1399,7 @@ fn ports(c: &Cluster<'_>, out: &mut Findings) {
 }
 
 fn haproxy(c: &Cluster<'_>, out: &mut Findings) {
-    let zmq_ports: BTreeSet<u16> = c
-        .nodes
-        .iter()
-        .flat_map(|n| {
-            legacy_configs(n)
-                .into_iter()
-                .filter_map(|s| s.port_number())
-        })
-        .collect();
+    let zmq_ports = legacy_zmq_ports(c);
     if zmq_ports.is_empty() {
         return;
     }
@@ -1425,45 +1445,14 @@ fn haproxy(c: &Cluster<'_>, out: &mut Findings) {
                 }
             }
             // Where haproxy forwards (FM12).
-            let zmq_proxy = |p: &super::config::HaproxyProxy| {
-                p.name.contains("zmq")
-                    || p.binds.iter().any(|b| zmq_ports.contains(&b.port))
-                    || p.servers
-                        .iter()
-                        .any(|s| s.port.is_some_and(|x| zmq_ports.contains(&x)))
-            };
-            let mut chosen: Vec<(&super::config::HaproxyProxy, Option<u16>)> = Vec::new();
-            for p in &cfg.proxies {
-                if zmq_proxy(p) {
-                    chosen.push((p, p.binds.first().map(|b| b.port)));
-                    for name in &p.backends {
-                        if let Some(b) = cfg
-                            .proxies
-                            .iter()
-                            .find(|q| q.kind == "backend" && &q.name == name)
-                        {
-                            chosen.push((b, p.binds.first().map(|b| b.port)));
-                        }
-                    }
-                }
-            }
-            for (p, front_port) in chosen {
-                for sv in &p.servers {
-                    let Some(port) = sv.port.or(front_port) else {
-                        continue;
-                    };
-                    let dest = match c.resolve(&sv.addr, Some(n)) {
-                        Resolved::Addr(ip, _) => c.node_at(ip),
-                        _ => None,
-                    }
-                    .or_else(|| c.node_named(&sv.addr));
-                    let Some(dest) = dest else { continue };
-                    let Some((recv, _)) = dest.receiver() else {
-                        continue;
-                    };
-                    let rport = recv.port_number().unwrap_or(model::DEFAULT_PORT);
-                    if rport != port {
-                        out.push(
+            for f in zmq_forwards(c, n, cfg, &zmq_ports) {
+                let (p, sv, port, dest) = (f.proxy, f.server, f.port, f.dest);
+                let Some((recv, _)) = dest.receiver() else {
+                    continue;
+                };
+                let rport = recv.port_number().unwrap_or(model::DEFAULT_PORT);
+                if rport != port {
+                    out.push(
                             Finding::new(
                                 "haproxy-backend-port",
                                 Error,
@@ -1478,11 +1467,89 @@ fn haproxy(c: &Cluster<'_>, out: &mut Findings) {
                             .node(n.name())
                             .refs(&["FM12", "DOC-N03"]),
                         );
-                    }
                 }
             }
         }
     }
+}
+
+/// One `server` line of a ZeroMQ proxy in an haproxy config, resolved to
+/// the node it forwards to.
+struct HaproxyForward<'c, 'a> {
+    proxy: &'c super::config::HaproxyProxy,
+    server: &'c super::config::HaproxyServer,
+    /// Where it forwards (the server's port, else the frontend's).
+    port: u16,
+    /// The port haproxy takes the connections on.
+    front_port: Option<u16>,
+    dest: &'c NodeView<'a>,
+}
+
+/// The forwards of `cfg` (on node `n`) that carry ZeroMQ: proxies named for
+/// it or on a port a ZeroMQ config uses, and the backends they name.
+fn zmq_forwards<'c, 'a>(
+    c: &'c Cluster<'a>,
+    n: &'c NodeView<'a>,
+    cfg: &'c super::config::HaproxyCfg,
+    zmq_ports: &BTreeSet<u16>,
+) -> Vec<HaproxyForward<'c, 'a>> {
+    let zmq_proxy = |p: &super::config::HaproxyProxy| {
+        p.name.contains("zmq")
+            || p.binds.iter().any(|b| zmq_ports.contains(&b.port))
+            || p.servers
+                .iter()
+                .any(|s| s.port.is_some_and(|x| zmq_ports.contains(&x)))
+    };
+    let mut chosen: Vec<(&super::config::HaproxyProxy, Option<u16>)> = Vec::new();
+    for p in &cfg.proxies {
+        if zmq_proxy(p) {
+            chosen.push((p, p.binds.first().map(|b| b.port)));
+            for name in &p.backends {
+                if let Some(b) = cfg
+                    .proxies
+                    .iter()
+                    .find(|q| q.kind == "backend" && &q.name == name)
+                {
+                    chosen.push((b, p.binds.first().map(|b| b.port)));
+                }
+            }
+        }
+    }
+    let mut forwards = Vec::new();
+    for (proxy, front_port) in chosen {
+        for server in &proxy.servers {
+            let Some(port) = server.port.or(front_port) else {
+                continue;
+            };
+            let dest = match c.resolve(&server.addr, Some(n)) {
+                Resolved::Addr(ip, _) => c.node_at(ip),
+                _ => None,
+            }
+            .or_else(|| c.node_named(&server.addr));
+            if let Some(dest) = dest {
+                forwards.push(HaproxyForward {
+                    proxy,
+                    server,
+                    port,
+                    front_port,
+                    dest,
+                });
+            }
+        }
+    }
+    forwards
+}
+
+/// The ports of all ZeroMQ configs of the legacy driver.
+fn legacy_zmq_ports(c: &Cluster<'_>) -> BTreeSet<u16> {
+    c.nodes
+        .iter()
+        .flat_map(|n| {
+            legacy_configs(n)
+                .into_iter()
+                .filter_map(|s| s.port_number())
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------

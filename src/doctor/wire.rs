@@ -134,6 +134,10 @@ pub struct WireFacts {
     pub messages_dropped: u64,
     /// Messages of the new driver (not kept one by one).
     pub new_messages: u64,
+    /// Copies of a message one hop further (haproxy, the oslo zmq proxy):
+    /// counted here only, neither sends of the host that forwarded them
+    /// nor calls or casts again.
+    pub forwarded: u64,
     /// Calls paired with their reply, and calls left without one (a call
     /// through a proxy is one call, though it crosses two connections).
     pub calls_answered: u64,
@@ -229,10 +233,15 @@ impl Collector {
                 Driver::Zmq => e.new_messages += 1,
             }
             match rpc.kind {
+                _ if rpc.forwarded => {}
                 Kind::Call => e.calls += 1,
                 Kind::Cast | Kind::Fanout | Kind::Notify => e.casts += 1,
                 Kind::Reply | Kind::Ack => {}
             }
+        }
+        if rpc.forwarded {
+            facts.forwarded += 1;
+            return;
         }
         if rpc.driver != Driver::ImplZmq {
             facts.new_messages += 1;
