@@ -355,8 +355,15 @@ fn new_mitaka_direct_pickle_calls() {
 fn new_mitaka_direct_pickle_requests_carry_their_target() {
     // G1 pickles the request's Target: topic and server come from the
     // message itself, not from the name service.
-    let plain = trace_with("new_mitaka_direct_pickle", &["--redis-port", "6380"]);
-    let truth = truth("new_mitaka_direct_pickle");
+    check_pickled_targets("new_mitaka_direct_pickle");
+}
+
+/// A pickling run (G1, G2) traced without its name service: every
+/// request's topic and server come from the pickled Target, and the one
+/// failed call (`boom`) carries the remote exception.
+fn check_pickled_targets(name: &str) {
+    let plain = trace_with(name, &["--redis-port", "6380"]);
+    let truth = truth(name);
     for m in truth["messages"].as_array().unwrap() {
         if m["msg_type"] == "REPLY" {
             continue;
@@ -390,6 +397,50 @@ fn new_mitaka_direct_pickle_requests_carry_their_target() {
         "{}",
         failed[0]
     );
+}
+
+// oslo.messaging 5.4.0 (G2): `b'' | pickle(Envelope) | pickle(request)`,
+// every message DEALER -> ROUTER; the REPLY carries the CALL's Envelope
+// and a pickled Response; protocol 2, redis name service.
+
+#[test]
+fn new_om540_direct_pickle_messages() {
+    // The ROUTER_ registrations: node-1's and node-2's RPC endpoints and
+    // node-1's two notification endpoints (one ROUTER per priority).
+    check_messages_naming("new_om540_direct_pickle", "pickle", 4);
+}
+
+#[test]
+fn new_om540_direct_pickle_calls() {
+    check_calls("new_om540_direct_pickle");
+}
+
+#[test]
+fn new_om540_direct_pickle_requests_carry_their_target() {
+    check_pickled_targets("new_om540_direct_pickle");
+}
+
+#[test]
+fn new_om540_direct_pickle_envelope_outlives_a_cut_body() {
+    // The Envelope comes before the body: the 70,000-character cast, whose
+    // body is over the keep cap, keeps its message id, type and method.
+    let events = trace("new_om540_direct_pickle");
+    let truth = truth("new_om540_direct_pickle");
+    let cut: Vec<&Value> = messages(&events)
+        .filter(|e| e["rpc"]["truncated"] == true)
+        .collect();
+    assert_eq!(cut.len(), 1, "{cut:?}");
+    let r = &cut[0]["rpc"];
+    let m = truth["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["message_id"] == r["msg_id"])
+        .unwrap_or_else(|| panic!("{} is not in the truth", cut[0]));
+    assert_eq!(m["msg_type"], "CAST");
+    assert_eq!(r["kind"], "cast");
+    assert_eq!(r["method"], m["method"]);
+    assert!(cut[0]["frames"][2]["len"].as_u64().unwrap() > 65_536);
 }
 
 // oslo.messaging 5.10.2 (Newton, G3: no `1.0` frame), direct, JSON.
