@@ -309,3 +309,30 @@ fn hostile_bodies_never_panic() {
         .iter()
         .any(|r| r.truncated && r.method.as_deref() == Some("m") && r.args.is_none()));
 }
+
+#[test]
+fn a_legacy_copy_sent_on_by_a_third_host_is_a_forward_a_resend_is_not() {
+    let mut net = Net::new(OsloConfig::default());
+    // haproxy holds the VIP 10.0.0.100 and connects to the receiver from
+    // its host's own address, 10.0.0.5.
+    net.send([10, 0, 0, 1], [10, 0, 0, 100], 1.0, &[legacy_call("v1")]);
+    net.send([10, 0, 0, 5], [10, 0, 0, 7], 1.001, &[legacy_call("v1")]);
+    // The client sending the same bytes again, to another host: not a hop
+    // of either sighting.
+    net.send([10, 0, 0, 1], [10, 0, 0, 8], 1.002, &[legacy_call("v1")]);
+    let (seen, counters) = net.finish();
+    let forwarded: Vec<bool> = seen.rpc.iter().map(|r| r.forwarded).collect();
+    assert_eq!(forwarded, [false, true, false]);
+    let forwards: Vec<_> = seen
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RpcEvent::Forward(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forwards.len(), 1);
+    assert_eq!(forwards[0].from_conn, "10.0.0.1:30000>10.0.0.100:9501");
+    assert_eq!(forwards[0].to_conn, "10.0.0.5:30001>10.0.0.7:9501");
+    assert_eq!(counters.forwards, 1);
+}

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 pub(crate) use crate::FastMap as Map;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -340,6 +340,8 @@ struct Sighting {
     server: SocketAddr,
     src: SocketAddr,
     dst: SocketAddr,
+    /// The host that sent it first (the client, for a copy one hop on).
+    origin: IpAddr,
     ts: Timestamp,
 }
 
@@ -537,16 +539,26 @@ impl<S: OsloSink> OsloDecoder<S> {
         };
         let (src, dst) = conn.endpoints(m.dir);
         let previous = self.sightings.get(&key).and_then(|prev| {
+            // Sent on from the host it reached; for the legacy driver's
+            // byte-identical copies also by a third host: haproxy on a VIP
+            // connects from its host's own address. (The new driver's
+            // copies share a message id: a client sends a fanout through
+            // the proxy once per server, a third host to the proxy's last
+            // hop.)
+            let third_host = matches!(key, SightKey::Content(_))
+                && prev.src.ip() != src.ip()
+                && prev.origin != src.ip();
             let hop = prev.conn_id != conn.id
-                && prev.dst.ip() == src.ip()
+                && (prev.dst.ip() == src.ip() || third_host)
                 && prev.dst != dst
                 && prev.src != src
                 && m.ts.nanos_since(prev.ts) <= self.config.forward_window_ns;
             hop.then(|| {
                 let label = connection_label(prev.client, prev.server);
-                (prev.conn_id, label, prev.ts)
+                (prev.conn_id, label, prev.ts, prev.origin)
             })
         });
+        let origin = previous.as_ref().map_or(src.ip(), |p| p.3);
         self.sightings.insert(
             key.clone(),
             Sighting {
@@ -555,11 +567,12 @@ impl<S: OsloSink> OsloDecoder<S> {
                 server: conn.server,
                 src,
                 dst,
+                origin,
                 ts: m.ts,
             },
         );
         self.sighting_order.push_back((m.ts, key));
-        previous
+        previous.map(|(conn_id, label, ts, _)| (conn_id, label, ts))
     }
 
     fn message(&mut self, conn: &Connection, event: &ZmtpEvent<'_>, m: &Message<'_>) {
