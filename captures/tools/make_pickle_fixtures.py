@@ -53,6 +53,10 @@ class CastRequest(object):
     msg_type = 'cast'
 
 
+class NotificationFanoutRequest(object):
+    msg_type = 'notify-f'
+
+
 class Envelope(object):
     # 5.2.0's __init__: the fields behind properties, numeric types.
     def __init__(self, msg_type=None, message_id=None, target=None,
@@ -82,7 +86,7 @@ Response.__module__ = RESPONSE.__name__
 RESPONSE.Response = Response
 Target.__module__ = TARGET.__name__
 TARGET.Target = Target
-for cls in (CallRequest, CastRequest):
+for cls in (CallRequest, CastRequest, NotificationFanoutRequest):
     cls.__module__ = REQUEST.__name__
     setattr(REQUEST, cls.__name__, cls)
 
@@ -105,6 +109,13 @@ CALL = request(CallRequest, Target('compute', 'node-1'), 'get_uptime',
                allowed_remote_exmods=[], timeout=30)
 CAST = request(CastRequest, Target('compute'), 'refresh',
                '1c3d7f7e-e971-11f1-b56d-02fc00000002')
+# 2.6.0-4.0.0: a notification to a fanout target has its own class.
+NOTIFY_FANOUT = request(NotificationFanoutRequest,
+                        Target('notifications.info', fanout=True), None,
+                        '2c3d7f7e-e971-11f1-b56d-02fc00000003')
+NOTIFY_FANOUT.message = {'event_type': 'compute.instance.update',
+                         'priority': 'INFO', 'payload': {'x': 1},
+                         'message_id': 'n-1'}
 REPLY = {'type': 'reply', 'reply': None,
          'failure': '{"class": "ValueError", "module": "builtins", '
                     '"message": "boom", "tb": []}',
@@ -120,6 +131,7 @@ G2_RESPONSE = Response(type=5, message_id=CALL.message_id,
 if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     for name, obj in [('call', CALL), ('cast', CAST), ('reply', REPLY),
+                      ('notify_fanout', NOTIFY_FANOUT),
                       ('g2_envelope', G2_ENVELOPE),
                       ('g2_response', G2_RESPONSE)]:
         for protocol in (2, 5):

@@ -157,11 +157,13 @@ fn legacy(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
         Some("-process_reply") => {
             rpc.kind = Kind::Reply;
             let args = msg.get("args");
-            rpc.msg_id = Some(msg_id_frame).filter(|id| id != "0").or_else(|| {
-                args.and_then(|a| a.get("msg_id"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            });
+            // The id in the arguments first: Folsom's frame 0 of a reply is
+            // its queue (`zmq_replies.<host>`), later ones repeat the id.
+            rpc.msg_id = args
+                .and_then(|a| a.get("msg_id"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| Some(msg_id_frame).filter(|id| id != "0"));
             if let Some(response) = args.and_then(|a| a.get("response")) {
                 rpc.failure = response
                     .as_array()
@@ -456,7 +458,8 @@ fn pickled_type(t: &Value) -> Option<Kind> {
         "call" => Kind::Call,
         "cast" => Kind::Cast,
         "cast-f" => Kind::Fanout,
-        "notify" => Kind::Notify,
+        // 2.6.0-4.0.0: a notification to a fanout target.
+        "notify" | "notify-f" => Kind::Notify,
         "reply" => Kind::Reply,
         "ack" => Kind::Ack,
         _ => return None,
@@ -469,7 +472,8 @@ fn request_kind(class: &str) -> Option<Kind> {
         "CallRequest" => Kind::Call,
         "CastRequest" => Kind::Cast,
         "FanoutRequest" => Kind::Fanout,
-        "NotificationRequest" => Kind::Notify,
+        // 2.6.0-4.0.0 sent a notification to a fanout target as its own class.
+        "NotificationRequest" | "NotificationFanoutRequest" => Kind::Notify,
         _ => return None,
     })
 }
@@ -479,9 +483,11 @@ fn request_kind(class: &str) -> Option<Kind> {
 /// it names none of them.
 fn pickled_kind(bytes: &[u8]) -> Option<Kind> {
     if find(bytes, b"zmq_request").is_some() {
+        // NotificationFanoutRequest before the FanoutRequest it ends with.
         for class in [
             "CallRequest",
             "CastRequest",
+            "NotificationFanoutRequest",
             "FanoutRequest",
             "NotificationRequest",
         ] {
@@ -780,6 +786,44 @@ mod tests {
         include_bytes!("../../tests/fixtures/pickle/reply_p2.pickle"),
         include_bytes!("../../tests/fixtures/pickle/reply_p5.pickle"),
     ];
+
+    #[test]
+    fn a_folsom_reply_is_named_by_the_id_in_its_arguments() {
+        // Folsom-era impl_zmq (nova/rpc, the 2012 incubator) sent a reply
+        // with its queue in frame 0; the id is in the arguments only.
+        let body = br#"["{\"user_id\": \"u1\"}", {"method": "-process_reply", "args": {"msg_id": "4f1e0c8d", "response": [42]}}]"#;
+        let parts = frames(&[b"zmq_replies.ctl1", b"zmq_replies.ctl1", b"cast", body]);
+        let lean = Options {
+            redaction: Redaction::On,
+            keep_args: false,
+            keep_context: false,
+        };
+        for options in [Options::all(Redaction::On), lean] {
+            let rpc = decode(&parts, options).unwrap();
+            assert_eq!(rpc.kind, Kind::Reply);
+            assert_eq!(rpc.msg_id.as_deref(), Some("4f1e0c8d"));
+            assert_eq!(rpc.topic.as_deref(), Some("zmq_replies.ctl1"));
+        }
+    }
+
+    #[test]
+    fn a_g1_notification_to_a_fanout_target_is_a_notification() {
+        for pickled in [
+            &include_bytes!("../../tests/fixtures/pickle/notify_fanout_p2.pickle")[..],
+            &include_bytes!("../../tests/fixtures/pickle/notify_fanout_p5.pickle")[..],
+        ] {
+            let rpc = decode(&frames(&[b"", pickled]), Options::all(Redaction::On)).unwrap();
+            assert_eq!(rpc.kind, Kind::Notify);
+            assert_eq!(rpc.event_type.as_deref(), Some("compute.instance.update"));
+            assert_eq!(rpc.topic.as_deref(), Some("notifications.info"));
+            // Damaged past the class name: still named by it, not a fanout.
+            let cut = &pickled[..pickled.len() / 2];
+            let mut damaged = cut.to_vec();
+            damaged.push(0xff);
+            let rpc = decode(&frames(&[b"", &damaged]), Options::all(Redaction::On)).unwrap();
+            assert_eq!(rpc.kind, Kind::Notify);
+        }
+    }
 
     #[test]
     fn g1_pickled_requests_and_replies() {

@@ -179,9 +179,12 @@ pub fn legacy_cast(rpc: &mut Rpc, body: &[u8], msg_id_frame: &str, options: Opti
             rpc.kind = Kind::Reply;
             let args: Option<WrapperArgs> =
                 msg.args.and_then(|a| serde_json::from_str(a.get()).ok());
-            rpc.msg_id = Some(msg_id_frame.to_string())
-                .filter(|id| id != "0")
-                .or_else(|| args.as_ref().and_then(|a| string(a.msg_id)));
+            // The id in the arguments first (Folsom's frame 0 of a reply
+            // is its queue).
+            rpc.msg_id = args
+                .as_ref()
+                .and_then(|a| string(a.msg_id))
+                .or_else(|| Some(msg_id_frame.to_string()).filter(|id| id != "0"));
             if let Some(response) = args.as_ref().and_then(|a| a.response) {
                 rpc.failure = legacy_failure(response);
                 if options.keep_args {
@@ -404,9 +407,10 @@ pub fn lean_legacy_cast(rpc: &mut Rpc, body: &[u8], msg_id_frame: &str) -> Optio
         Some("-process_reply") => {
             rpc.kind = Kind::Reply;
             let args = msg.args.object();
-            rpc.msg_id = Some(msg_id_frame.to_string())
-                .filter(|id| id != "0")
-                .or_else(|| args.as_ref().and_then(|a| a.msg_id.text()));
+            rpc.msg_id = args
+                .as_ref()
+                .and_then(|a| a.msg_id.text())
+                .or_else(|| Some(msg_id_frame.to_string()).filter(|id| id != "0"));
             if let Some(response) = args.as_ref().and_then(|a| a.response) {
                 rpc.failure = legacy_failure(response);
             }
