@@ -672,12 +672,14 @@ fn json_string_value(after: &[u8]) -> Option<String> {
         .then(|| value.to_string())
 }
 
-/// A msgpack fixstr or str8 right after the key `method` (itself a fixstr).
+/// A msgpack fixstr, str8 or bin8 right after the key `method` (itself a
+/// fixstr or bin8). oslo.serialization packs with `use_bin_type`, so a
+/// Python 2 sender's `str` keys and values are bin.
 fn msgpack_string_value(after: &[u8]) -> Option<String> {
     let (&marker, rest) = after.split_first()?;
     let (len, rest) = match marker {
         0xa0..=0xbf => (usize::from(marker & 0x1f), rest),
-        0xd9 => {
+        0xd9 | 0xc4 => {
             let (&len, rest) = rest.split_first()?;
             (usize::from(len), rest)
         }
@@ -718,6 +720,8 @@ fn to_json(v: &rmpv::Value) -> Value {
                 .map(|(k, v)| {
                     let key = match k {
                         M::String(s) => s.as_str().unwrap_or("?").to_string(),
+                        // A Python 2 sender's `str` keys (use_bin_type).
+                        M::Binary(b) => String::from_utf8_lossy(b).into_owned(),
                         other => other.to_string(),
                     };
                     (key, to_json(v))
@@ -823,6 +827,36 @@ mod tests {
             let rpc = decode(&frames(&[b"", &damaged]), Options::all(Redaction::On)).unwrap();
             assert_eq!(rpc.kind, Kind::Notify);
         }
+    }
+
+    #[test]
+    fn msgpack_from_python_2_has_bin_keys_and_values() {
+        // oslo.serialization packs with use_bin_type: Python 2's `str`
+        // (keys, method names, context values) arrives as bin.
+        use rmpv::Value as M;
+        let bin = |s: &str| M::Binary(s.as_bytes().to_vec());
+        let body = M::Array(vec![
+            M::Map(vec![
+                (bin("request_id"), bin("req-1")),
+                (bin("user_id"), bin("u1")),
+            ]),
+            M::Map(vec![
+                (bin("method"), bin("get_uptime")),
+                (bin("args"), M::Map(vec![(bin("host"), bin("h1"))])),
+                (bin("version"), bin("1.0")),
+            ]),
+        ]);
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, &body).unwrap();
+        let parts = frames(&[b"", b"1.0", b"1", b"m-1", &bytes]);
+        let rpc = decode(&parts, Options::all(Redaction::On)).unwrap();
+        assert_eq!(rpc.kind, Kind::Call);
+        assert_eq!(rpc.method.as_deref(), Some("get_uptime"));
+        assert_eq!(rpc.user.as_deref(), Some("u1"));
+        assert_eq!(rpc.request_id.as_deref(), Some("req-1"));
+        assert_eq!(rpc.args, Some(serde_json::json!({"host": "h1"})));
+        // Cut before its end, the method is still found.
+        assert_eq!(scan_method(&bytes).as_deref(), Some("get_uptime"));
     }
 
     #[test]
