@@ -216,12 +216,22 @@ fn kind_of(t: u8) -> Kind {
 fn new_driver(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     let first = frame(frames, 0)?;
     let second = frame(frames, 1)?;
-    if !first.is_empty() && second != b"1.0" && frames.len() == 3 && is_message_id(second) {
+    let publication = match frames.len() {
+        3 => true,
+        // G3a: the context and the message in two frames.
+        4 => frame(frames, 2).is_some_and(is_map),
+        _ => false,
+    };
+    if !first.is_empty() && second != b"1.0" && publication && is_message_id(second) {
         return g3_publication(frames, options);
     }
     let (version, rest) = match second {
         b"1.0" => ("1.0", frames.get(2..)?),
         _ if first.is_empty() => ("none", frames.get(1..)?),
+        // G3d (5.12 .. 5.13) PUB: topic | type | message_id | body.
+        _ if is_type_digit(second).is_some() && frame(frames, 2).is_some_and(is_message_id) => {
+            ("none", frames.get(1..)?)
+        }
         _ => return None,
     };
     let mut rpc = Rpc::new(Driver::Zmq);
@@ -237,7 +247,7 @@ fn new_driver(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
         rpc.kind = kind_of(t);
         rpc.topic = Some(topic.to_string());
         rpc.msg_id = text(frame(rest, 1)?).map(str::to_string);
-        decode_body(&mut rpc, rest.get(2), options);
+        decode_bodies(&mut rpc, rest.get(2..), options);
         return Some(rpc);
     }
     let n = rest.len();
@@ -245,16 +255,22 @@ fn new_driver(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     if let Some(t) = frame(rest, 0).and_then(is_type_digit) {
         rpc.kind = kind_of(t);
         match (rpc.kind, n) {
-            // Direct: type | message_id | body.
+            // Direct: type | message_id | body (G3a: | context | message).
             (Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify | Kind::Reply, 3) => {
                 rpc.msg_id = id(1);
                 decode_body(&mut rpc, rest.get(2), options);
             }
+            (Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify, 4)
+                if frame(rest, 2).is_some_and(is_map) =>
+            {
+                rpc.msg_id = id(1);
+                decode_bodies(&mut rpc, rest.get(2..), options);
+            }
             // To the proxy: type | routing_key | message_id | body.
-            (Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify, 4) => {
+            (Kind::Call | Kind::Cast | Kind::Fanout | Kind::Notify, 4 | 5) => {
                 rpc.routing_key = id(1);
                 rpc.msg_id = id(2);
-                decode_body(&mut rpc, rest.get(3), options);
+                decode_bodies(&mut rpc, rest.get(3..), options);
             }
             // Server to the proxy: type | reply_id | message_id [| body].
             (Kind::Reply, 4) | (Kind::Ack, 3) => {
@@ -272,7 +288,7 @@ fn new_driver(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
             _ => rpc.reply_id = id(0),
         }
         rpc.msg_id = id(2);
-        decode_body(&mut rpc, rest.get(3), options);
+        decode_bodies(&mut rpc, rest.get(3..), options);
     } else {
         return None;
     }
@@ -516,8 +532,46 @@ fn g3_publication(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     rpc.kind = Kind::Fanout;
     rpc.topic = Some(text(frame(frames, 0)?)?.to_string());
     rpc.msg_id = text(frame(frames, 1)?).map(str::to_string);
-    decode_body(&mut rpc, frames.get(2), options);
+    decode_bodies(&mut rpc, frames.get(2..), options);
     Some(rpc)
+}
+
+/// A JSON object or a msgpack map, by its first byte.
+fn is_map(bytes: &[u8]) -> bool {
+    matches!(bytes.first(), Some(b'{' | 0x80..=0x8f | 0xde | 0xdf))
+}
+
+/// The body after the id frames: one `[context, message]` frame, or (G3a,
+/// oslo.messaging 5.6 .. 5.7) the context and the message in two frames,
+/// read as the one body later releases send.
+fn decode_bodies(rpc: &mut Rpc, frames: Option<&[(&[u8], bool)]>, options: Options) {
+    let Some(frames) = frames else {
+        return;
+    };
+    let [(ctx, ctx_whole), (msg, msg_whole)] = frames else {
+        return decode_body(rpc, frames.first(), options);
+    };
+    if !(is_map(ctx) && is_map(msg)) {
+        return decode_body(rpc, frames.first(), options);
+    }
+    if !(*ctx_whole && *msg_whole) {
+        // Cut by the keep limit: the method is near the message's start.
+        return decode_body(rpc, Some(&(msg, false)), options);
+    }
+    let mut pair = Vec::with_capacity(ctx.len() + msg.len() + 3);
+    if ctx.first() == Some(&b'{') && msg.first() == Some(&b'{') {
+        pair.push(b'[');
+        pair.extend_from_slice(ctx);
+        pair.push(b',');
+        pair.extend_from_slice(msg);
+        pair.push(b']');
+    } else {
+        // A msgpack array of two: fixarray header 0x92.
+        pair.push(0x92);
+        pair.extend_from_slice(ctx);
+        pair.extend_from_slice(msg);
+    }
+    decode_body(rpc, Some(&(&pair, true)), options);
 }
 
 /// G3 direct reply: the whole reply is one dict frame after the empty one.
@@ -525,8 +579,7 @@ fn g3_direct_reply(mut rpc: Rpc, body: &(&[u8], bool), options: Options) -> Opti
     let (bytes, whole) = *body;
     // Many non-oslo DEALER messages have this two-frame shape too: look for
     // the key before parsing anything (the same bytes in JSON and msgpack).
-    let object = matches!(bytes.first(), Some(b'{' | 0x80..=0x8f | 0xde | 0xdf));
-    if !object || find(bytes, b"reply_body").is_none() {
+    if !is_map(bytes) || find(bytes, b"reply_body").is_none() {
         return None;
     }
     let value = match bytes.first() {
@@ -857,6 +910,88 @@ mod tests {
         assert_eq!(rpc.args, Some(serde_json::json!({"host": "h1"})));
         // Cut before its end, the method is still found.
         assert_eq!(scan_method(&bytes).as_deref(), Some("get_uptime"));
+    }
+
+    #[test]
+    fn g3a_context_and_message_in_two_frames_and_g3d_publications() {
+        // oslo.messaging 5.6 .. 5.7 sent the context and the message as
+        // two frames (client/zmq_senders.py: send_dumped twice).
+        const MID: &[u8] = b"6f2a1c0e-e971-11f1-b56d-02fc00000001";
+        const RK: &[u8] = b"9c1e8a22-5b4f-4d3e-8a7b-6c5d4e3f2a1b";
+        let ctx = br#"{"request_id": "req-1", "user_id": "u1"}"#;
+        let msg = br#"{"method": "get_uptime", "args": {"host": "h1"}, "version": "1.0"}"#;
+        let mp = |json: &[u8]| {
+            let v: Value = serde_json::from_slice(json).unwrap();
+            let mut out = Vec::new();
+            rmpv::encode::write_value(&mut out, &json_to_msgpack(&v)).unwrap();
+            out
+        };
+        let (ctx_mp, msg_mp) = (mp(ctx), mp(msg));
+        for (ctx, msg) in [(&ctx[..], &msg[..]), (&ctx_mp[..], &msg_mp[..])] {
+            let layouts: [(Vec<&[u8]>, Option<&str>); 4] = [
+                // Direct.
+                (vec![b"", b"1", MID, ctx, msg], None),
+                // To the proxy, with the server DEALER's identity.
+                (vec![b"", b"1", RK, MID, ctx, msg], None),
+                // From the proxy to the server.
+                (vec![b"", b"proxy-id", b"1", MID, ctx, msg], None),
+                // The proxy's PUB.
+                (vec![b"compute", MID, ctx, msg], Some("compute")),
+            ];
+            for (parts, topic) in layouts {
+                let rpc = decode(&frames(&parts), Options::all(Redaction::On))
+                    .unwrap_or_else(|| panic!("{parts:?}"));
+                assert_eq!(
+                    rpc.msg_id.as_deref(),
+                    Some(std::str::from_utf8(MID).unwrap())
+                );
+                assert_eq!(rpc.method.as_deref(), Some("get_uptime"), "{parts:?}");
+                assert_eq!(rpc.user.as_deref(), Some("u1"));
+                assert_eq!(rpc.args, Some(serde_json::json!({"host": "h1"})));
+                if let Some(t) = topic {
+                    assert_eq!(rpc.topic.as_deref(), Some(t));
+                }
+            }
+        }
+        // 5.12 .. 5.13: the PUB gained a type frame.
+        let body = br#"[{"user_id": "u1"}, {"method": "refresh", "args": {}}]"#;
+        let rpc = decode(
+            &frames(&[b"compute", b"3", MID, body]),
+            Options::all(Redaction::On),
+        )
+        .unwrap();
+        assert_eq!(
+            (rpc.kind, rpc.topic.as_deref()),
+            (Kind::Fanout, Some("compute"))
+        );
+        assert_eq!(rpc.method.as_deref(), Some("refresh"));
+        // The G3b proxy layout is still read as it was.
+        let rpc = decode(
+            &frames(&[b"", b"1", RK, MID, body]),
+            Options::all(Redaction::On),
+        )
+        .unwrap();
+        assert_eq!(
+            rpc.routing_key.as_deref(),
+            Some(std::str::from_utf8(RK).unwrap())
+        );
+        assert_eq!(rpc.method.as_deref(), Some("refresh"));
+    }
+
+    fn json_to_msgpack(v: &Value) -> rmpv::Value {
+        use rmpv::Value as M;
+        match v {
+            Value::Null => M::Nil,
+            Value::Bool(b) => M::Boolean(*b),
+            Value::Number(n) => n.as_i64().map_or(M::Nil, M::from),
+            Value::String(s) => M::from(s.as_str()),
+            Value::Array(a) => M::Array(a.iter().map(json_to_msgpack).collect()),
+            Value::Object(o) => M::Map(
+                o.iter()
+                    .map(|(k, v)| (M::from(k.as_str()), json_to_msgpack(v)))
+                    .collect(),
+            ),
+        }
     }
 
     #[test]
