@@ -122,6 +122,11 @@ REPLY = {'type': 'reply', 'reply': None,
          'log_failure': True,
          'message_id': '0c3d7f7e-e971-11f1-b56d-02fc00000001'}
 
+# G2 5.2 .. 5.5 through the proxy: '' | type | routing key | message id |
+# pickle(context) | pickle(message), two plain dicts.
+G2_PROXY_CONTEXT = dict(CALL.context)
+G2_PROXY_MESSAGE = dict(CALL.message)
+
 G2_ENVELOPE = Envelope(msg_type=1, message_id=CALL.message_id,
                        target=CALL.target, timeout=30)
 G2_RESPONSE = Response(type=5, message_id=CALL.message_id,
@@ -132,6 +137,8 @@ if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     for name, obj in [('call', CALL), ('cast', CAST), ('reply', REPLY),
                       ('notify_fanout', NOTIFY_FANOUT),
+                      ('g2_proxy_context', G2_PROXY_CONTEXT),
+                      ('g2_proxy_message', G2_PROXY_MESSAGE),
                       ('g2_envelope', G2_ENVELOPE),
                       ('g2_response', G2_RESPONSE)]:
         for protocol in (2, 5):

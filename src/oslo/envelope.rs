@@ -542,8 +542,9 @@ fn is_map(bytes: &[u8]) -> bool {
 }
 
 /// The body after the id frames: one `[context, message]` frame, or (G3a,
-/// oslo.messaging 5.6 .. 5.7) the context and the message in two frames,
-/// read as the one body later releases send.
+/// oslo.messaging 5.6 .. 5.7; pickled, G2 5.2 .. 5.5 through the proxy) the
+/// context and the message in two frames, read as the one body later
+/// releases send.
 fn decode_bodies(rpc: &mut Rpc, frames: Option<&[(&[u8], bool)]>, options: Options) {
     let Some(frames) = frames else {
         return;
@@ -551,6 +552,20 @@ fn decode_bodies(rpc: &mut Rpc, frames: Option<&[(&[u8], bool)]>, options: Optio
     let [(ctx, ctx_whole), (msg, msg_whole)] = frames else {
         return decode_body(rpc, frames.first(), options);
     };
+    let pickle = super::pickle::looks_like;
+    if pickle(ctx) && pickle(msg) {
+        // G2 (5.2 .. 5.5) through the proxy: both pickled, apart.
+        rpc.serialization = Some("pickle");
+        if !(*ctx_whole && *msg_whole) {
+            rpc.truncated = true;
+            return;
+        }
+        match (super::pickle::to_json(ctx), super::pickle::to_json(msg)) {
+            (Ok(ctx), Ok(msg)) => apply_body(rpc, Value::Array(vec![ctx, msg]), options),
+            _ => rpc.undecodable = true,
+        }
+        return;
+    }
     if !(is_map(ctx) && is_map(msg)) {
         return decode_body(rpc, frames.first(), options);
     }
@@ -650,6 +665,12 @@ fn decode_body(rpc: &mut Rpc, body: Option<&(&[u8], bool)>, options: Options) {
         rpc.undecodable = true;
         return;
     };
+    apply_body(rpc, value, options);
+}
+
+/// What a parsed body says: a reply's result and failure, a request's
+/// `[context, message]`.
+fn apply_body(rpc: &mut Rpc, value: Value, options: Options) {
     match rpc.kind {
         Kind::Reply => {
             let (reply, failure) = match &value {
@@ -952,6 +973,22 @@ mod tests {
                     assert_eq!(rpc.topic.as_deref(), Some(t));
                 }
             }
+        }
+        // G2 (5.2 .. 5.5) through the proxy: both pickled.
+        let ctx = include_bytes!("../../tests/fixtures/pickle/g2_proxy_context_p2.pickle");
+        let msg = include_bytes!("../../tests/fixtures/pickle/g2_proxy_message_p2.pickle");
+        for parts in [
+            vec![&b""[..], b"1", RK, MID, ctx, msg],
+            vec![&b"compute"[..], MID, ctx, msg],
+        ] {
+            let rpc = decode(&frames(&parts), Options::all(Redaction::On)).unwrap();
+            assert_eq!(rpc.serialization, Some("pickle"));
+            assert_eq!(rpc.method.as_deref(), Some("get_uptime"));
+            assert_eq!(rpc.user.as_deref(), Some("u1"));
+            assert_eq!(
+                rpc.msg_id.as_deref(),
+                Some(std::str::from_utf8(MID).unwrap())
+            );
         }
         // 5.12 .. 5.13: the PUB gained a type frame.
         let body = br#"[{"user_id": "u1"}, {"method": "refresh", "args": {}}]"#;
