@@ -518,7 +518,7 @@ fn pickled_kind(bytes: &[u8]) -> Option<Kind> {
 }
 
 /// A uuid as the new driver writes message ids (36 characters, 4 dashes).
-fn is_message_id(bytes: &[u8]) -> bool {
+pub(super) fn is_message_id(bytes: &[u8]) -> bool {
     bytes.len() == 36
         && bytes.iter().filter(|&&b| b == b'-').count() == 4
         && bytes.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-')
@@ -990,6 +990,31 @@ mod tests {
                 Some(std::str::from_utf8(MID).unwrap())
             );
         }
+        // Routing keys: a bare uuid (5.2 .. 5.9) names nothing; a
+        // notification topic keeps its dot (5.11 .. 5.13 `host/topic/uuid`).
+        let body = br#"[{"user_id": "u1"}, {"method": "refresh", "args": {}}]"#;
+        let rpc = decode(
+            &frames(&[b"", b"1", RK, MID, body]),
+            Options::all(Redaction::On),
+        )
+        .unwrap();
+        assert_eq!((rpc.topic.as_deref(), rpc.server.as_deref()), (None, None));
+        let key = b"ctl1/notifications.info/9c1e8a22-5b4f-4d3e-8a7b-6c5d4e3f2a1b";
+        let rpc = decode(
+            &frames(&[b"", b"4", key, MID, body]),
+            Options::all(Redaction::On),
+        )
+        .unwrap();
+        assert_eq!(rpc.topic.as_deref(), Some("notifications.info"));
+        assert_eq!(rpc.server, None);
+        let key = b"ctl1/compute.node-1/9c1e8a22-5b4f-4d3e-8a7b-6c5d4e3f2a1b";
+        let rpc = decode(
+            &frames(&[b"", b"1", key, MID, body]),
+            Options::all(Redaction::On),
+        )
+        .unwrap();
+        assert_eq!(rpc.topic.as_deref(), Some("compute"));
+        assert_eq!(rpc.server.as_deref(), Some("node-1"));
         // 5.12 .. 5.13: the PUB gained a type frame.
         let body = br#"[{"user_id": "u1"}, {"method": "refresh", "args": {}}]"#;
         let rpc = decode(

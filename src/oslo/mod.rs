@@ -183,8 +183,16 @@ impl Rpc {
                 self.server = Some((*server).to_string());
             }
             [_, target, _] if self.envelope == "1.0" => self.topic = Some((*target).to_string()),
-            // To the proxy's PUB: the routing key is the topic filter.
-            [filter] if !filter.is_empty() => self.topic = Some((*filter).to_string()),
+            // To the proxy's PUB: the routing key is the topic filter; a
+            // bare uuid is a server DEALER's identity (5.2 .. 5.9), no name.
+            [filter] if !filter.is_empty() && !envelope::is_message_id(filter.as_bytes()) => {
+                self.topic = Some((*filter).to_string())
+            }
+            // A notification topic keeps its dot: notifiers set no server,
+            // and 5.11 .. 5.13 name topics `host/topic/uuid`.
+            [_, target, _] if is_notification_topic(target) => {
+                self.topic = Some((*target).to_string())
+            }
             [_, target, _] => match target.split_once('.') {
                 Some((topic, server)) => {
                     self.topic = Some(topic.to_string());
@@ -195,6 +203,16 @@ impl Rpc {
             _ => {}
         }
     }
+}
+
+/// `notifications.info` and the like: a notification topic and priority.
+fn is_notification_topic(target: &str) -> bool {
+    target.split_once('.').is_some_and(|(_, priority)| {
+        matches!(
+            priority,
+            "audit" | "debug" | "info" | "warn" | "warning" | "error" | "critical" | "sample"
+        )
+    })
 }
 
 /// A call matched with its reply.
