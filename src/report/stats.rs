@@ -148,7 +148,11 @@ impl<W: Write> StatsReport<W> {
             .topics
             .get(topic)
             .is_some_and(|methods| methods.contains_key(method));
-        let (topic, method) = if known || self.topic_pairs < MAX_TOPICS {
+        if known {
+            return self.topics.get_mut(topic)?.get_mut(method);
+        }
+        // A pair not seen before: beyond the cap, counted as (other).
+        let (topic, method) = if self.topic_pairs < MAX_TOPICS {
             (topic, method)
         } else {
             (OTHER, OTHER)
@@ -595,5 +599,33 @@ mod tests {
         assert_eq!(report.by_socket.len(), MAX_SOCKET_TYPES + 1);
         assert_eq!(report.by_socket[OTHER].messages, 10);
         assert_eq!(report.by_socket["TYPE0"].messages, 2);
+    }
+
+    #[test]
+    fn topic_pairs_beyond_the_cap_fold_into_other() {
+        let mut report = StatsReport::new(
+            Sink::new(Vec::new(), false),
+            Format::Jsonl,
+            Precision::Micro,
+        );
+        // Half new topics, half new methods of one topic.
+        for i in 0..MAX_TOPICS + 10 {
+            let (topic, method) = if i % 2 == 0 {
+                (format!("t{i}"), "m".to_string())
+            } else {
+                ("t0".to_string(), format!("m{i}"))
+            };
+            if let Some(t) = report.topic(&topic, &method) {
+                t.messages += 1;
+            }
+        }
+        // Known pairs keep counting after the cap.
+        if let Some(t) = report.topic("t0", "m") {
+            t.messages += 1;
+        }
+        assert_eq!(report.topic_rows().len(), MAX_TOPICS + 1);
+        assert_eq!(report.topic_pairs, MAX_TOPICS + 1);
+        assert_eq!(report.topics[OTHER][OTHER].messages, 10);
+        assert_eq!(report.topics["t0"]["m"].messages, 2);
     }
 }
