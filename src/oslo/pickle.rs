@@ -950,27 +950,19 @@ mod tests {
             to_json(b"\x80\x02X\xff\xff\xff\x7fab."),
             Err(PickleError::Truncated)
         );
-        assert!(matches!(
-            to_json(b"\x80\x02a."),
-            Err(PickleError::Invalid(_))
-        ));
-        assert!(matches!(
-            to_json(b"\x80\x02(]1a."),
-            Err(PickleError::Invalid(_))
-        ));
-        assert!(matches!(
-            to_json(b"\x80\x02h\x05."),
-            Err(PickleError::Invalid(_))
-        ));
-        assert!(matches!(
-            to_json(b"\x80\x02Q."),
-            Err(PickleError::Invalid(_))
-        ));
-        // A mark hides what is below it.
-        assert!(matches!(
-            to_json(b"\x80\x02K\x01(0."),
-            Err(PickleError::Invalid(_))
-        ));
+        for invalid in [
+            &b"\x80\x02a."[..],
+            b"\x80\x02(]1a.",
+            b"\x80\x02h\x05.",
+            b"\x80\x02Q.",
+            // A mark hides what is below it.
+            b"\x80\x02K\x01(0.",
+        ] {
+            assert!(
+                matches!(to_json(invalid), Err(PickleError::Invalid(_))),
+                "{invalid:?}"
+            );
+        }
     }
 
     #[test]
