@@ -341,11 +341,73 @@ struct LeanWrapperArgs<'a> {
     msg_id: Text<'a>,
     #[serde(borrow, default)]
     topic: Text<'a>,
-    /// `[ctx, msg]`: the wrapped call, read once the method says so.
+    /// `[ctx, msg]`: the wrapped call, read in the same pass.
     #[serde(borrow, default)]
-    msg: Option<&'a RawValue>,
+    msg: Option<WrappedCall<'a>>,
     #[serde(borrow, default)]
     response: Option<&'a RawValue>,
+}
+
+/// A legacy `-reply`'s wrapped call, `[ctx, msg]`, with the context skipped.
+/// Any other shape is `Unread` (never an error, as any method's arguments
+/// may hold a `msg`), and a `-reply` carrying one goes to the general
+/// decoder.
+enum WrappedCall<'a> {
+    Pair(LeanInner<'a>),
+    Unread,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for WrappedCall<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(WrappedCallVisitor(PhantomData))
+    }
+}
+
+struct WrappedCallVisitor<'a>(PhantomData<WrappedCall<'a>>);
+
+impl<'de: 'a, 'a> Visitor<'de> for WrappedCallVisitor<'a> {
+    type Value = WrappedCall<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let context = seq.next_element::<IgnoredAny>()?;
+        let message = seq.next_element::<Lean<'a, LeanInner<'a>>>()?;
+        let mut more = false;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            more = true;
+        }
+        Ok(match (context, message, more) {
+            (Some(_), Some(Lean::Object(inner)), false) => WrappedCall::Pair(inner),
+            _ => WrappedCall::Unread,
+        })
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(WrappedCall::Unread)
+    }
+    fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
+        Ok(WrappedCall::Unread)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(WrappedCall::Unread)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(WrappedCall::Unread)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(WrappedCall::Unread)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(WrappedCall::Unread)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(WrappedCall::Unread)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(WrappedCall::Unread)
+    }
 }
 
 #[derive(Deserialize)]
@@ -388,14 +450,15 @@ pub fn lean_legacy_cast(rpc: &mut Rpc, body: &[u8], msg_id_frame: &str) -> Optio
     match msg.method.text().as_deref() {
         Some("-reply") => {
             let args = msg.args.object()?;
-            let inner: Option<(IgnoredAny, LeanInner)> = match args.msg {
-                Some(wrapped) => Some(serde_json::from_str(wrapped.get()).ok()?),
+            let inner = match args.msg {
+                Some(WrappedCall::Pair(inner)) => Some(inner),
+                Some(WrappedCall::Unread) => return None,
                 None => None,
             };
             rpc.kind = Kind::Call;
             rpc.msg_id = args.msg_id.text();
             rpc.reply_topic = args.topic.text();
-            if let Some((_ctx, inner)) = inner {
+            if let Some(inner) = inner {
                 rpc.method = inner.method.text();
                 rpc.namespace = inner.namespace.text();
                 rpc.version = inner.version.text();
@@ -433,7 +496,11 @@ pub fn lean_new_body(rpc: &mut Rpc, bytes: &[u8]) -> Option<()> {
                 .flatten()
                 .map(|f| failure_summary(&f));
         }
-        Kind::Ack => {}
+        Kind::Ack => {
+            // Nothing is read from it, but a body that is not an array is
+            // undecodable, as in the full lane.
+            serde_json::from_slice::<Vec<IgnoredAny>>(bytes).ok()?;
+        }
         _ => {
             let (_ctx, msg): (IgnoredAny, LeanMsg) = serde_json::from_slice(bytes).ok()?;
             if msg.method.is_present() {
@@ -527,6 +594,16 @@ mod tests {
             legacy(&format!(
                 r#"[{CTX}, {{"method": "-reply", "args": {{"msg": [1, 2, {{"method": "third"}}]}}}}]"#
             )),
+            legacy(&format!(r#"[{CTX}, {{"method": "-reply", "args": {{"msg": [{{}}, "text"]}}}}]"#)),
+            legacy(&format!(r#"[{CTX}, {{"method": "-reply", "args": {{"msg": [{{}}, ["m", "ns"]]}}}}]"#)),
+            legacy(&format!(r#"[{CTX}, {{"method": "-reply", "args": {{"msg": {{"a": [1]}}}}}}]"#)),
+            legacy(&format!(r#"[{CTX}, {{"method": "-reply", "args": {{"msg": [{{}}]}}}}]"#)),
+            legacy(&format!(
+                r#"[{CTX}, {{"method": "-reply", "args": {{"msg": [{{}}, {{"method": "a", "method": "b"}}]}}}}]"#
+            )),
+            legacy(&format!(
+                r#"[{CTX}, {{"method": "run", "args": {{"msg": [{{}}, {{"method": 1, "method": 2}}]}}}}]"#
+            )),
             legacy(&format!(r#"[{CTX}, {{"method": "a", "method": "b"}}]"#)),
             legacy(&format!(r#"[{CTX}, {{"method": "a"}}, "extra"]"#)),
             legacy(r#"[{"request_id": "req-2"}, {"method": "-reply", "args": "none"}]"#),
@@ -551,6 +628,16 @@ mod tests {
             ),
             new_driver("5", r#"[1, null, 3]"#),
             new_driver("6", r#"[]"#),
+            // An ACK through the proxy whose body is not JSON (found by
+            // fuzzing).
+            vec![
+                b"".to_vec(),
+                b"1.0".to_vec(),
+                b"q\t".to_vec(),
+                b"6".to_vec(),
+                b"\xf9".to_vec(),
+                b"[\x85\x85\x85~\x83\x85\x83\0\0\0\0".to_vec(),
+            ],
             new_driver("2", r#"[{}, {"method": null, "event_type": "x"}]"#),
         ];
         let mut decoded = 0;
@@ -569,5 +656,31 @@ mod tests {
         }
         // The cases are not all trivially empty.
         assert!(decoded >= 10, "{decoded}");
+    }
+
+    #[test]
+    fn the_lean_lane_reads_a_call_wrapper_itself() {
+        let body = format!(
+            r#"[{CTX}, {{"method": "-reply", "args": {{"msg_id": "abc", "topic": "zmq_replies.ctl", "msg": [{{"user_id": "u"}}, {{"method": "get_uptime", "args": {{"msg": [1]}}, "version": "1.2"}}]}}}}]"#
+        );
+        let mut rpc = Rpc::new(super::super::Driver::ImplZmq);
+        assert_eq!(
+            super::lean_legacy_cast(&mut rpc, body.as_bytes(), "0"),
+            Some(())
+        );
+        assert_eq!(rpc.method.as_deref(), Some("get_uptime"));
+        assert_eq!(rpc.version.as_deref(), Some("1.2"));
+        assert_eq!(rpc.msg_id.as_deref(), Some("abc"));
+        assert_eq!(rpc.reply_topic.as_deref(), Some("zmq_replies.ctl"));
+        // Not a pair: left to the general decoder.
+        let odd = format!(r#"[{CTX}, {{"method": "-reply", "args": {{"msg": [{{}}, "m"]}}}}]"#);
+        assert_eq!(
+            super::lean_legacy_cast(
+                &mut Rpc::new(super::super::Driver::ImplZmq),
+                odd.as_bytes(),
+                "0"
+            ),
+            None
+        );
     }
 }
