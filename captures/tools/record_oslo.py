@@ -22,6 +22,15 @@ Scenarios (see captures/oslo/README.md, "More real runs"):
                                  pickle(request or Response), direct
                                  DEALER->ROUTER, use_pub_sub =
                                  use_router_proxy = false
+  new_om27x_direct_pickle        2.7.0 (early G1, = 2.6.1's driver):
+                                 rpc_backend = zmq, zmq_use_broker =
+                                 false; calls on a new REQ socket each
+                                 (reply dict without message id),
+                                 casts/fanouts/notifications DEALER ->
+                                 ROUTER, ACK dicts back
+  new_om30x_req_pickle           3.0.0 (early G1, = 2.9.0's driver): the
+                                 same without ACKs; REQ identity uuid1,
+                                 reply dict with type and id (None)
   legacy_om110_ring_per_message  1.10.0 legacy impl_zmq: one PUSH
                                  connection per message, MatchMakerRing, a
                                  real zmq-receiver per host on :9501
@@ -65,6 +74,14 @@ reader and TCP reassembly, ZMTP walked and the pickles read with stub
 classes; every truth message must be on its connection with its
 generation's frames (G2: the Envelope as logged), class, id, target and
 method, and nothing else on the ZeroMQ connections.
+
+The early G1 runs (2.7.0, 3.0.0: `early` in SCENARIOS) have their own
+instrumentation (instrument_early: the raw REQ sockets of ReqPublisher
+are reached through eventlet's green Socket class), truth builder
+(build_early_truth: REPLYs have message_id null and name their CALL in
+reply_to; a `connections` list with every ZeroMQ connection's 4-tuple;
+the reply the server sends after the client gave up is in `dropped`) and
+wire check (verify_early, also `--verify`).
 """
 
 import argparse
@@ -108,6 +125,11 @@ VERSIONS = {
     # 5.4.0 (G2, the last release that pickles Envelope objects): the
     # same (retrying for the redis matchmaker; AMQP/pika left out).
     '5.4.0': {'pins': COMMON_PINS + ['retrying==1.4.2']},
+    # 2.7.0 and 3.0.0 (Mitaka cycle, early G1): the same (retrying for the
+    # redis matchmaker; AMQP and the asyncio executor's trollius/aioeventlet
+    # left out).
+    '2.7.0': {'pins': COMMON_PINS + ['retrying==1.4.2']},
+    '3.0.0': {'pins': COMMON_PINS + ['retrying==1.4.2']},
 }
 
 SCENARIOS = {
@@ -137,6 +159,20 @@ SCENARIOS = {
         # the REPLY echoes the request's Envelope before pickle(Response).
         'oslo_messaging': '5.4.0', 'generation': 'G2', 'net': '127.0.16',
         'serialization': 'pickle',
+    },
+    'new_om27x_direct_pickle': {
+        # Early G1 (2.6.x/2.7.x driver, identical in 2.6.1 and 2.7.0):
+        # calls on a new REQ socket each, casts/fanouts/notifications
+        # DEALER -> ROUTER, ACKs for them; zmq_use_broker = false.
+        'oslo_messaging': '2.7.0', 'generation': 'G1', 'early': True,
+        'net': '127.0.17', 'serialization': 'pickle',
+    },
+    'new_om30x_req_pickle': {
+        # Early G1 (2.9.0/3.0.0 driver, identical): REQ per call with a
+        # uuid1 identity, reply dict with type and id; no ACKs;
+        # zmq_use_broker = false.
+        'oslo_messaging': '3.0.0', 'generation': 'G1', 'early': True,
+        'net': '127.0.18', 'serialization': 'pickle',
     },
     'legacy_om110_ring_per_message': {
         'oslo_messaging': '1.10.0', 'legacy': True, 'net': '127.0.13',
@@ -217,7 +253,7 @@ def pickled_request_fields(socket, request, msg_type, sid_of):
     return rec
 
 
-def instrument(log, src_ip):
+def instrument(log, src_ip, sc=None):
     """Wrap the driver's send and receive functions; rewrite client
     connects to carry a source address; monitor every connection."""
     import itertools
@@ -288,6 +324,9 @@ def instrument(log, src_ip):
                 sid=sid_of(self))
     zmq_socket.ZmqSocket.connect = connect
 
+    if sc is not None and sc.get('early'):      # 2.7.0, 3.0.0 (early G1)
+        instrument_early(log, watch, sid_of, src_ip)
+        return
     if not hasattr(zmq_socket.ZmqSocket, 'send_dumped'):    # pickles
         import importlib.util
         if importlib.util.find_spec('oslo_messaging._drivers.zmq_driver.'
@@ -705,6 +744,278 @@ def instrument_g2(log, watch, sid_of):
     rw.ReplyWaiter.receive_method = receive_method
 
 
+def ident_str(b):
+    """A ZeroMQ routing identity as text: itself if printable ASCII, else
+    0x<hex> (libzmq's generated ids are b'\\x00' + a 32-bit counter)."""
+    if b is None:
+        return None
+    if isinstance(b, str):
+        return b
+    b = bytes(b)
+    try:
+        t = b.decode('ascii')
+        if t.isprintable():
+            return t
+    except UnicodeDecodeError:
+        pass
+    return '0x' + b.hex()
+
+
+class _ReqRef(object):
+    """Stands for one raw REQ socket of ReqPublisher (early G1), so the
+    helpers written for the driver's ZmqSocket (sid_of, watch,
+    pickle_protocol) work on it."""
+    def __init__(self, handle):
+        self.handle = handle
+        self.connections = set()
+
+    def type_name(self):
+        return 'REQ'
+
+
+def instrument_early(log, watch, sid_of, src_ip):
+    """2.7.0 and 3.0.0 (early G1, Mitaka dev cycle), zmq_use_broker =
+    false.  Calls: ReqPublisher makes a new zmq.Context and REQ socket per
+    call, connects it to one server's ROUTER, send_pyobj(request) (REQ
+    adds the b'' delimiter), waits for one reply and closes the socket.
+    Casts, fanouts, notifications: DealerPublisher, b'' then
+    send_pyobj(request) on the driver's ZmqSocket (one DEALER per
+    str(target)).  Server: one ROUTER per listener; replies
+    (ZmqIncomingRequest.reply) and, in 2.7.0, ACKs
+    (RouterIncomingMessage.acknowledge) go back `reply_id | b'' |
+    send_pyobj(dict)`.
+
+    Logged: each send with `t` just before the pickle (the last frame) is
+    handed to the green socket (ZmqSocket.send_pyobj wrapped; the REQ
+    sockets' send_pyobj patched on eventlet's green Socket class, for REQ
+    sockets only); the REQ connect (source address rewritten as for
+    DEALERs, monitored), close and reply receipt; the servers' receipt
+    (RouterConsumer's recv_pyobj, with the routing id read just before),
+    their redis registrations (StrictRedis.lpush) and the client's ACK
+    receipt."""
+    from oslo_messaging._drivers.zmq_driver import zmq_socket
+    from oslo_messaging._drivers.zmq_driver.client.publishers import \
+        zmq_dealer_publisher as dp
+    from oslo_messaging._drivers.zmq_driver.client.publishers import \
+        zmq_req_publisher as rq
+    from oslo_messaging._drivers.zmq_driver.server import \
+        zmq_incoming_message as im
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_router_consumer as rc
+    import functools
+    import redis
+    zmq = zmq_socket.zmq            # eventlet.green.zmq, as the driver's
+    Green = zmq.Socket
+
+    def sends_of(sock):
+        return sock.__dict__.setdefault('_zt_sends', [])
+
+    def dict_fields(obj):
+        return {'pickle_class': '%s.%s' % (type(obj).__module__,
+                                           type(obj).__name__),
+                'pickle_keys': sorted(obj) if isinstance(obj, dict)
+                else sorted(obj.__dict__)}
+
+    # The driver's own body (self.handle.send_pyobj(...)), timed.
+    def send_pyobj(self, obj, *args, **kwargs):
+        t = now()
+        self.handle.send_pyobj(obj, *args, **kwargs)
+        sends_of(self).append((t, now(), dict_fields(obj)))
+    zmq_socket.ZmqSocket.send_pyobj = send_pyobj
+
+    def recv(self, *args, **kwargs):
+        r = self.handle.recv(*args, **kwargs)
+        self.__dict__.setdefault('_zt_recv', []).append(r)
+        del self._zt_recv[:-4]
+        return r
+    zmq_socket.ZmqSocket.recv = recv
+
+    # Bound sockets: bind_address is tcp://* in 2.7.0 (all interfaces),
+    # tcp://<rpc_zmq_bind_address> in 3.0.0; clients are told
+    # <rpc_zmq_host>:<port>, which names the socket here.
+    orig_rp = zmq_socket.ZmqRandomPortSocket.__init__
+
+    def rp_init(self, conf, *args, **kwargs):
+        orig_rp(self, conf, *args, **kwargs)
+        self._zt_addr = '%s:%d' % (conf.rpc_zmq_host, self.port)
+        watch(self)
+        log(ev='bind', zmq_identity=_s(self.handle.identity),
+            socket_type=self.type_name(), addr=self._zt_addr,
+            bind_address=self.bind_address, sid=sid_of(self))
+    zmq_socket.ZmqRandomPortSocket.__init__ = rp_init
+
+    # What each process registers in redis (2.7.0: LPUSH
+    # ZMQ-target-<topic>:<exchange or *>:<server or *>; 3.0.0: LPUSH
+    # ROUTER_<topic>.<server>, ROUTER_<topic>, ROUTER_<server>).
+    orig_lpush = redis.StrictRedis.lpush
+
+    def lpush(self, name, *values):
+        log(ev='register', key=_s(name), values=[_s(v) for v in values])
+        return orig_lpush(self, name, *values)
+    redis.StrictRedis.lpush = lpush
+
+    def req_fields(ref, request):
+        rec = pickled_request_fields(ref, request,
+                                     G1_TYPES[request.msg_type], sid_of)
+        rec['g1_msg_type'] = request.msg_type
+        rec['zmq_identity'] = ident_str(ref.handle.identity)
+        rec['pickle_keys'] = sorted(request.__dict__)
+        return rec
+
+    # ---- client: REQ per call -------------------------------------------
+    orig_gconnect = Green.connect
+
+    def g_connect(self, addr):
+        if self.socket_type != zmq.REQ or not addr.startswith('tcp://') \
+                or ';' in addr:
+            return orig_gconnect(self, addr)
+        ref = _ReqRef(self)
+        self.__dict__['_zt_ref'] = ref
+        real = addr
+        if src_ip:
+            real = 'tcp://%s:0;%s' % (src_ip, addr[len('tcp://'):])
+        watch(ref)
+        r = orig_gconnect(self, real)
+        ref.connections.add(addr)
+        log(ev='connect', zmq_identity=ident_str(self.identity),
+            socket_type='REQ', address=addr, real=real, sid=sid_of(ref))
+        return r
+    Green.connect = g_connect
+
+    orig_gsend_pyobj = Green.send_pyobj
+
+    @functools.wraps(orig_gsend_pyobj)      # pickle_protocol() reads it
+    def g_send_pyobj(self, obj, *args, **kwargs):
+        ref = self.__dict__.get('_zt_ref')
+        if ref is None:
+            return orig_gsend_pyobj(self, obj, *args, **kwargs)
+        t = now()
+        r = orig_gsend_pyobj(self, obj, *args, **kwargs)
+        sends_of(self).append((t, now(), dict_fields(obj)))
+        return r
+    Green.send_pyobj = g_send_pyobj
+
+    orig_grecv_pyobj = Green.recv_pyobj
+
+    def g_recv_pyobj(self, *args, **kwargs):
+        obj = orig_grecv_pyobj(self, *args, **kwargs)
+        ref = self.__dict__.get('_zt_ref')
+        if ref is not None:
+            log(ev='recv_reply', sid=sid_of(ref), keys=sorted(obj),
+                failure=obj.get('failure') is not None)
+        return obj
+    Green.recv_pyobj = g_recv_pyobj
+
+    orig_gclose = Green.close
+
+    def g_close(self, *args, **kwargs):
+        ref = self.__dict__.get('_zt_ref')
+        r = orig_gclose(self, *args, **kwargs)
+        if ref is not None and not ref.__dict__.get('_zt_closed'):
+            ref._zt_closed = True
+            log(ev='req_close', sid=sid_of(ref))
+        return r
+    Green.close = g_close
+
+    # ReqPublisher._send_request is PublisherBase's (socket.send_pyobj).
+    orig_req_send = rq.ReqPublisher._send_request
+
+    def req_send(self, socket, request):
+        ref = socket._zt_ref
+        sends = sends_of(socket)
+        n0 = len(sends)
+        t0 = now()
+        r = orig_req_send(self, socket, request)
+        t, tr, _ = sends[n0]
+        log(t=t, t_before=t0, t_returned=tr, t_logged=now(),
+            **req_fields(ref, request))
+        return r
+    rq.ReqPublisher._send_request = req_send
+
+    # ---- client: DEALER (casts, fanouts, notifications) -----------------
+    orig_dsend = dp.DealerPublisher._send_request
+
+    def dealer_send(self, socket, request):
+        sends = sends_of(socket)
+        n0 = len(sends)
+        t0 = now()
+        r = orig_dsend(self, socket, request)
+        t, tr, _ = sends[n0]
+        rec = req_fields(socket, request)
+        rec['zmq_identity'] = ident_str(socket.handle.identity)
+        log(t=t, t_before=t0, t_returned=tr, t_logged=now(), **rec)
+        return r
+    dp.DealerPublisher._send_request = dealer_send
+
+    ack_rx = getattr(dp, 'AcknowledgementReceiver', None)
+    if ack_rx is not None:
+        orig_rack = ack_rx._receive_acknowledgement
+
+        def receive_ack(self, socket):
+            ack = orig_rack(self, socket)
+            log(ev='recv_ack', message_id=_s(ack.get('id')),
+                keys=sorted(ack))
+            return ack
+        ack_rx._receive_acknowledgement = receive_ack
+
+    # ---- server ---------------------------------------------------------
+    # reply_id of each request this process received, by (socket, id):
+    # 2.7.0's ZmqIncomingRequest does not keep the request.
+    got = {}
+    orig_recv_pyobj = zmq_socket.ZmqSocket.recv_pyobj
+
+    def recv_pyobj(self, *args, **kwargs):
+        obj = orig_recv_pyobj(self, *args, **kwargs)
+        if self.socket_type == zmq.ROUTER and hasattr(obj, 'msg_type'):
+            reply_id = self._zt_recv[-2]
+            got[(self._zt_addr, reply_id)] = obj.message_id
+            log_recv(log, 'ROUTER', G1_TYPES[obj.msg_type], obj,
+                     ident_str(reply_id), self._zt_addr,
+                     pickle_keys=sorted(obj.__dict__))
+        return obj
+    zmq_socket.ZmqSocket.recv_pyobj = recv_pyobj
+
+    def server_send(sock, msg_type, message_id, reply_id, n0, t0, **extra):
+        sends = sends_of(sock)
+        if len(sends) <= n0:
+            return
+        t, tr, df = sends[n0]
+        log(t=t, t_before=t0, t_returned=tr, t_logged=now(), ev='send',
+            msg_type=msg_type, message_id=_s(message_id),
+            reply_id=ident_str(reply_id), socket_type=sock.type_name(),
+            sid=sid_of(sock), zmq_identity=_s(sock.handle.identity),
+            addr=sock._zt_addr, pickle_protocol=pickle_protocol(sock),
+            **dict(df, **extra))
+
+    orig_reply = im.ZmqIncomingRequest.reply
+
+    def reply(self, reply=None, failure=None, log_failure=True):
+        sock = self.reply_socket
+        n0 = len(sends_of(sock))
+        t0 = now()
+        r = orig_reply(self, reply=reply, failure=failure,
+                       log_failure=log_failure)
+        req = getattr(self, 'request', None)
+        mid = req.message_id if req is not None else \
+            got[(sock._zt_addr, self.reply_id)]
+        server_send(sock, 'REPLY', mid, self.reply_id, n0, t0,
+                    g1_msg_type='reply', failure=failure is not None,
+                    log_failure=log_failure)
+        return r
+    im.ZmqIncomingRequest.reply = reply
+
+    orig_ack = rc.RouterIncomingMessage.acknowledge
+
+    def acknowledge(self):
+        sock = self.socket
+        n0 = len(sends_of(sock))
+        t0 = now()
+        r = orig_ack(self)
+        server_send(sock, 'ACK', self.msg_id, self.reply_id, n0, t0)
+        return r
+    rc.RouterIncomingMessage.acknowledge = acknowledge
+
+
 def redis_host(sc):
     return sc.get('redis', sc['net'] + '.4')
 
@@ -713,7 +1024,23 @@ def role_conf(work, sc, host, name):
     redis_ip = redis_host(sc)
     proxy = 'true' if sc.get('proxy') else 'false'
     path = os.path.join(work, '%s.conf' % name)
-    if sc.get('generation') in ('G1', 'G2'):
+    if sc.get('early'):
+        # 2.7.0/3.0.0: no transport_url scheme for zmq yet (rpc_backend),
+        # options in [DEFAULT]; the default zmq_use_broker = true sends
+        # casts/fanouts/notifications (3.0.0: calls too) through a local
+        # oslo-messaging-zmq-broker over ipc: off, for direct TCP.
+        text = ('[DEFAULT]\n'
+                'rpc_backend = zmq\n'
+                'rpc_zmq_matchmaker = redis\n'
+                'rpc_response_timeout = 10\n'
+                'rpc_zmq_host = %s\n'
+                'rpc_zmq_bind_address = %s\n'
+                'zmq_use_broker = false\n'
+                'rpc_zmq_ipc_dir = %s\n'
+                '[matchmaker_redis]\n'
+                'host = %s\n'
+                'port = 6379\n' % (host, host, work, redis_ip))
+    elif sc.get('generation') in ('G1', 'G2'):
         # 4.6.x and 5.0-5.4 register their zmq options in [DEFAULT];
         # Mitaka's default use_pub_sub = true sends fanout/notify to a
         # local broker (ipc://<ipc dir>/zmq-broker), 5.x's defaults
@@ -767,6 +1094,13 @@ def rpc_transport(om, conf):
             else om.get_transport(conf))
 
 
+def notification_transport(om, conf):
+    # 2.7.0 has no get_notification_transport: a transport of its own.
+    return (om.get_notification_transport(conf)
+            if hasattr(om, 'get_notification_transport')
+            else om.get_transport(conf))
+
+
 UPTIME = ' 12:00:00 up 1 day,  1:00,  0 users,  load average: 0.1'
 
 
@@ -778,7 +1112,7 @@ def run_server(args, sc):
     log = EventLog(os.path.join(work, '%s.events.jsonl' % name), name)
     host = {'node-1': sc['net'] + '.2', 'node-2': sc['net'] + '.3'}[name]
     # Servers connect only through the proxy (DEALER, SUB): from their IP.
-    instrument(log, host)
+    instrument(log, host, sc)
     conf = role_conf(work, sc, host, name)
     transport = rpc_transport(om, conf)
 
@@ -816,7 +1150,7 @@ def run_server(args, sc):
         transport, om.Target(topic='compute', server=name), [Compute()],
         executor='eventlet')]
     if name == 'node-1':
-        ntransport = om.get_notification_transport(conf)
+        ntransport = notification_transport(om, conf)
         servers.append(om.get_notification_listener(
             ntransport, [om.Target(topic='notifications')],
             [Notifications()], executor='eventlet'))
@@ -919,13 +1253,16 @@ def run_client(args, sc):
     import oslo_messaging as om
     work = args.work
     log = EventLog(os.path.join(work, 'client.events.jsonl'), 'client')
-    instrument(log, sc['net'] + '.1')
+    instrument(log, sc['net'] + '.1', sc)
     conf = role_conf(work, sc, sc['net'] + '.1', 'client')
     transport = rpc_transport(om, conf)
-    ntransport = om.get_notification_transport(conf)
+    ntransport = notification_transport(om, conf)
     client = om.RPCClient(transport, om.Target(topic='compute'))
+    # (2.7.0/3.0.0 take topic=, not topics=.)
     notifier = om.Notifier(ntransport, publisher_id='compute.node-9',
-                           driver='messagingv2', topics=['notifications'])
+                           driver='messagingv2',
+                           **({'topic': 'notifications'} if sc.get('early')
+                              else {'topics': ['notifications']}))
     # msgpack (oslo msgpackutils) and pickle (G1) carry bytes and
     # datetimes; JSON does not.
     binary_ok = sc['serialization'] in ('msgpack', 'pickle')
@@ -1378,9 +1715,13 @@ def record(name, sc, args):
     drops = [l for l in err.splitlines() if 'dropped by kernel' in l]
     if not drops or not drops[0].startswith('0 '):
         raise SystemExit('tcpdump reported drops: %r' % drops)
-    truth = (build_proxy_truth if sc.get('proxy') else build_truth)(
-        name, sc, read_events(work))
-    if sc.get('generation') in ('G1', 'G2'):
+    if sc.get('early'):
+        truth = build_early_truth(name, sc, read_events(work))
+        verify_early(pcap_tmp, truth)
+    else:
+        truth = (build_proxy_truth if sc.get('proxy') else build_truth)(
+            name, sc, read_events(work))
+    if sc.get('generation') in ('G1', 'G2') and not sc.get('early'):
         verify_pickled(pcap_tmp, truth)
     os.makedirs(args.out, exist_ok=True)
     shutil.copy(pcap_tmp, os.path.join(args.out, name + '.pcap'))
@@ -1978,6 +2319,301 @@ def build_truth(name, sc, evs):
     return truth
 
 
+# What the early G1 runs' truth says about their wire (as recorded and
+# checked by verify_early).
+EARLY_WIRE = {
+    '2.7.0': {
+        'CALL': "REQ -> ROUTER, a new REQ socket (own zmq.Context, own TCP "
+                "connection) per call, closed after the reply or the "
+                "timeout: b'' | pickle(CallRequest) (REQ adds the b'')",
+        'CAST': "DEALER -> ROUTER: b'' | pickle(CastRequest)",
+        'CAST_FANOUT': "DEALER -> ROUTER, one copy per connection of the "
+                       "target's DEALER: b'' | pickle(FanoutRequest)",
+        'NOTIFY': "DEALER -> ROUTER (round-robin, one copy): b'' | "
+                  "pickle(NotificationRequest)",
+        'REPLY': "ROUTER -> REQ on the call's connection: b'' | "
+                 "pickle({'reply', 'failure', 'log_failure'}): no type, "
+                 "no message id",
+        'ACK': "ROUTER -> DEALER, for every CAST, CAST_FANOUT copy and "
+               "NOTIFY received: b'' | pickle({'id': <message_id>})",
+        'type': "no type frame; a request's type is its class, named in "
+                "the pickle; a REPLY is a dict with key 'reply', an ACK a "
+                "dict with the one key 'id'",
+        'identity': 'no ZMQ_IDENTITY is set on any socket (READY Identity '
+                    'empty); the ROUTER names each connection by a '
+                    'generated id, 0x00 + 32-bit counter (reply_id)',
+        'pairing': 'a REPLY carries no message id: it is the answer to '
+                   'the one CALL sent on the same REQ connection',
+    },
+    '3.0.0': {
+        'CALL': "REQ -> ROUTER, a new REQ socket (own zmq.Context, own TCP "
+                "connection, own uuid1 ZMQ_IDENTITY) per call, closed "
+                "after the reply or the timeout: b'' | pickle(CallRequest) "
+                "(REQ adds the b''); the pickle also holds proxy_reply_id "
+                "(None) and host ('tcp://<server ip>:<port>')",
+        'CAST': "DEALER -> ROUTER: b'' | pickle(CastRequest)",
+        'CAST_FANOUT': "DEALER -> ROUTER, one copy per connection of the "
+                       "target's DEALER: b'' | pickle(FanoutRequest)",
+        'NOTIFY': "DEALER -> ROUTER (round-robin, one copy): b'' | "
+                  "pickle(NotificationRequest)",
+        'REPLY': "ROUTER -> REQ on the call's connection: b'' | "
+                 "pickle({'type': 'reply', 'reply', 'failure', "
+                 "'log_failure', 'id': None}): 'id' is the broker's "
+                 "proxy_reply_id, None when direct; no message id",
+        'type': "no type frame; a request's type is its class, named in "
+                "the pickle; a REPLY is a dict with type 'reply'; no ACKs "
+                "(RouterIncomingMessage.acknowledge only logs)",
+        'identity': 'REQ: a uuid1 string set before connect (READY '
+                    "Identity; the ROUTER's reply_id); DEALER: none set, "
+                    'the ROUTER generates 0x00 + 32-bit counter',
+        'pairing': 'a REPLY carries no message id: it is the answer to '
+                   'the one CALL sent on the same REQ connection (whose '
+                   'identity the server addressed it to)',
+    },
+}
+
+
+def build_early_truth(name, sc, evs):
+    """Truth for the early G1 runs (2.7.0, 3.0.0): one entry per ZeroMQ
+    message on one TCP connection; REPLYs carry no message id (null) and
+    name their CALL in reply_to; ACKs (2.7.0) carry the acked id."""
+    net = sc['net']
+    ver = sc['oslo_messaging']
+    problems = []
+    sconns, conn_ev, accepted = {}, {}, set()
+    for e in evs:
+        if e['ev'] == 'conn' and e['what'] == 'connected':
+            sconns[(e['sid'], e['peer'])] = e['local']
+            conn_ev[(e['sid'], e['peer'])] = e
+        elif e['ev'] == 'conn' and e['what'] == 'accepted':
+            accepted.add((e['peer'], e['local']))
+    endpoints, socks = {}, {}
+    for e in evs:
+        if e['ev'] == 'bind':
+            endpoints.setdefault(e['process'], []).append(e['addr'])
+            socks[e['addr']] = {'process': e['process'], 'addr': e['addr'],
+                                'socket_type': e['socket_type'],
+                                'bind_address': e['bind_address'],
+                                'registered': []}
+    for e in evs:
+        if e['ev'] == 'register':
+            for v in e['values']:
+                if v in socks and e['key'] not in socks[v]['registered']:
+                    socks[v]['registered'].append(e['key'])
+    recvs = {}
+    for e in evs:
+        if e['ev'] == 'recv':
+            recvs.setdefault(e['message_id'], []).append(e)
+    closed = {e['sid']: e['t'] for e in evs if e['ev'] == 'req_close'}
+    lb = lb_destinations(evs)
+    messages, requests = [], {}
+    for e in evs:
+        if e['ev'] != 'send' or e['process'] != 'client':
+            continue
+        got = [r for r in recvs.get(e['message_id'], [])
+               if r['addr'] == lb.get(id(e))]
+        if not got:
+            problems.append('request %s never received by %s' % (
+                e['message_id'], lb.get(id(e))))
+            continue
+        r = got[0]
+        recvs[e['message_id']].remove(r)
+        m = {'t': round(e['t'], 6), 'msg_type': e['msg_type'],
+             'message_id': e['message_id'], 'process': 'client',
+             'socket_type': e['socket_type'],
+             'zmq_identity': e['zmq_identity'], 'topic': e['topic'],
+             'server': e['server'], 'fanout': e['fanout'],
+             'method': e['method']}
+        for k in ('event_type', 'payload_message_id', 'priority'):
+            if k in e:
+                m[k] = e[k]
+        m.update(hop='client->server', dst=r['addr'],
+                 received_by=r['process'],
+                 src=sconns.get((e['sid'], r['addr'])),
+                 client_socket=e['sid'], dst_socket_type='ROUTER',
+                 reply_id=r['reply_id'])
+        for k in ('g1_msg_type', 'pickle_class', 'pickle_keys', 'timeout',
+                  'notification_version', 'pickle_protocol'):
+            if k in e:
+                m[k] = e[k]
+        if m['src'] is None:
+            problems.append('no connection for %s' % e['message_id'])
+        if e['zmq_identity'] and r['reply_id'] != e['zmq_identity']:
+            problems.append('%s came in as %s, identity %s' % (
+                e['message_id'], r['reply_id'], e['zmq_identity']))
+        if r['pickle_keys'] != e['pickle_keys']:
+            problems.append('%s: state sent %r, received %r' % (
+                e['message_id'], e['pickle_keys'], r['pickle_keys']))
+        messages.append(m)
+        requests[(e['message_id'], r['addr'])] = m
+    dropped = []
+    for e in evs:
+        if e['ev'] != 'send' or e['process'] == 'client':
+            continue
+        req = requests.get((e['message_id'], e['addr']))
+        if req is None:
+            problems.append('%s for unknown %s' % (e['msg_type'],
+                                                   e['message_id']))
+            continue
+        if e['reply_id'] != req['reply_id']:
+            problems.append('%s %s to %s, request came as %s' % (
+                e['msg_type'], e['message_id'], e['reply_id'],
+                req['reply_id']))
+        m = {'t': round(e['t'], 6), 'msg_type': e['msg_type'],
+             'message_id': e['message_id'] if e['msg_type'] == 'ACK'
+             else None,
+             'process': e['process'], 'socket_type': e['socket_type'],
+             'zmq_identity': e['zmq_identity'],
+             'reply_to': e['message_id'], 'reply_id': e['reply_id'],
+             'topic': req['topic'], 'server': req['server'],
+             'method': req['method'], 'hop': 'server->client',
+             'src': req['dst'], 'dst': req['src'],
+             'client_socket': req['client_socket'],
+             'dst_socket_type': req['socket_type']}
+        for k in ('failure', 'log_failure', 'g1_msg_type', 'pickle_class',
+                  'pickle_keys', 'pickle_protocol'):
+            if k in e:
+                m[k] = e[k]
+        c = closed.get(req['client_socket'])
+        if e['msg_type'] == 'REPLY' and c is not None and c < e['t']:
+            m['reason'] = ('handed to the ROUTER %.3f s after the client '
+                           'closed its REQ socket (MessagingTimeout): the '
+                           'ROUTER has no peer with that id and drops it; '
+                           'not on the wire' % (e['t'] - c))
+            dropped.append(m)
+            continue
+        messages.append(m)
+    for k, v in recvs.items():
+        if v:
+            problems.append('received but not sent: %s' % k)
+    messages.sort(key=lambda m: m['t'])
+    api = [dict(e) for e in evs if e['ev'] == 'api']
+    api.sort(key=lambda a: a['seq'])
+    call_ops = [a for a in api if a['op'] == 'call']
+    call_msgs = [m for m in messages if m['msg_type'] == 'CALL']
+    if len(call_ops) != len(call_msgs):
+        problems.append('%d call ops, %d CALL messages' % (
+            len(call_ops), len(call_msgs)))
+    calls = []
+    for m, op in zip(call_msgs, call_ops):
+        if op['method'] != m['method'] or not (
+                op['t'] <= m['t'] <= op['t_done']):
+            problems.append('call op %r does not match %r' % (op, m))
+        rep = [x for x in messages if x['msg_type'] == 'REPLY'
+               and x['reply_to'] == m['message_id']]
+        drop = [x for x in dropped if x['reply_to'] == m['message_id']]
+        calls.append({
+            'message_id': m['message_id'], 'method': m['method'],
+            'topic': m['topic'], 'server': m['server'],
+            'received_by': m['received_by'],
+            'request_src': m['src'], 'request_dst': m['dst'],
+            'client_socket': m['client_socket'],
+            'paired_by': 'connection (the REQ socket of this call; the '
+                         'REPLY has no message id)',
+            't_request': m['t'],
+            't_reply': rep[0]['t'] if rep else None,
+            'wire_latency_s': round(rep[0]['t'] - m['t'], 6) if rep
+            else None,
+            'failure': rep[0]['failure'] if rep else None,
+            'reply_dropped_t': drop[0]['t'] if drop else None,
+            't_req_closed': round(closed[m['client_socket']], 6)
+            if m['client_socket'] in closed else None,
+            't_api_start': op['t'], 't_api_done': op['t_done'],
+            'error': op.get('error')})
+    # Every ZeroMQ TCP connection, from the connecting side's monitor
+    # (checked against the accepting ROUTERs' monitors).
+    connections = []
+    for (sid, peer), e in sorted(conn_ev.items(), key=lambda kv: kv[1]['t']):
+        if (e['local'], peer) not in accepted:
+            problems.append('connection %s -> %s not accepted' % (
+                e['local'], peer))
+        carried = [x for x in messages
+                   if {x['src'], x['dst']} == {e['local'], peer}]
+        connections.append({
+            'src': e['local'], 'dst': peer, 'client_socket': sid,
+            'socket_type': next(
+                (c['socket_type'] for c in evs if c['ev'] == 'connect'
+                 and c['sid'] == sid), None),
+            'server_process': next((p for p, a in endpoints.items()
+                                    if peer in a), None),
+            't_connected': round(e['t'], 6),
+            't_closed': round(closed[sid], 6) if sid in closed else None,
+            'messages': len(carried),
+            'by_msg_type': dict(sorted(
+                (k, sum(1 for x in carried if x['msg_type'] == k))
+                for k in {x['msg_type'] for x in carried}))})
+    if len(accepted) != len(connections):
+        problems.append('%d accepted, %d connected' % (
+            len(accepted), len(connections)))
+    if problems:
+        raise SystemExit('truth problems:\n' + '\n'.join(problems))
+    by, by_type = {}, {}
+    for m in messages:
+        k = '%s %s %s %s' % (m['hop'], m['msg_type'], m['topic'],
+                             m['method'])
+        by[k] = by.get(k, 0) + 1
+        by_type[m['msg_type']] = by_type.get(m['msg_type'], 0) + 1
+    protos = sorted({m['pickle_protocol'] for m in messages})
+    acks = any(m['msg_type'] == 'ACK' for m in messages)
+    by_proc = {}
+    for v in socks.values():
+        by_proc.setdefault(v.pop('process'), []).append(v)
+    keys = sorted({k for v in socks.values() for k in v['registered']})
+    gen = {
+        'kind': 'real oslo.messaging new zmq driver (early G1)',
+        'oslo_messaging': ver,
+        'generation': 'G1',
+        'wire_version_frame': False,
+        'mode': {'serialization': 'pickle (send_pyobj)',
+                 'pickle_protocol': protos[0] if len(protos) == 1
+                 else protos,
+                 'proxy': False, 'broker': False, 'pub_sub': False,
+                 'acks': acks, 'dynamic': False},
+        'executor': 'eventlet',
+        'python': '3.11 (compatibility patches: captures/tools/'
+                  'oslo_patches/%s)' % ver,
+        'options': 'rpc_backend = zmq, zmq_use_broker = false (default '
+                   'true: a local oslo-messaging-zmq-broker over ipc)',
+        'matchmaker': 'redis %s:6379 (captured: same net); keys %s' % (
+            redis_host(sc), ', '.join(keys)),
+        'client_source_address': 'libzmq tcp://%s.1:0;<server> connect '
+                                 'syntax (DEALER and REQ)' % net,
+        'clock': "epoch seconds of the generating host; same clock as the "
+                 "pcap timestamps; t = just before the pickle (the last "
+                 "frame) is handed to the green socket's send_pyobj",
+        'recorder': 'captures/tools/record_oslo.py ' + name,
+        'wire': EARLY_WIRE[ver],
+    }
+    return {
+        'capture': name + '.pcap',
+        'generator': gen,
+        'endpoints': endpoints,
+        'endpoint_sockets': by_proc,
+        'client_host': net + '.1',
+        'connections': connections,
+        'messages': messages,
+        'calls': calls,
+        'api_ops': api,
+        'dropped': dropped,
+        'summary': {
+            'messages': len(messages),
+            'by_hop_type_topic_method': dict(sorted(by.items())),
+            'calls': len(calls),
+            'calls_with_reply': sum(1 for c in calls if c['t_reply']),
+            'by_msg_type': dict(sorted(by_type.items())),
+            'failures': sum(1 for m in messages if m.get('failure')),
+            'replies_received_by_client': sum(
+                1 for e in evs if e['ev'] == 'recv_reply'),
+            'acks_received_by_client': sum(
+                1 for e in evs if e['ev'] == 'recv_ack'),
+            'connections': len(connections),
+            'req_connections': sum(1 for c in connections
+                                   if c['socket_type'] == 'REQ'),
+            'dropped': len(dropped),
+        },
+    }
+
+
 # What the pickling generations' truth says about their wire and options.
 PICKLED_WIRE = {
     'G1': {
@@ -2338,6 +2974,203 @@ def verify_pickled(pcap, truth, dump=False):
     return deltas, lat
 
 
+def verify_early(pcap, truth, dump=False):
+    """verify_pickled for the early G1 runs (2.7.0, 3.0.0): every truth
+    message on its connection with b'' | pickle (protocol as recorded),
+    the request's class, id, target, method and pickled attribute names,
+    the REPLY/ACK dict's keys (and 3.0.0's type/id), failure; each
+    connection's READY Socket-Type and Identity; each REQ connection
+    carries one CALL and at most one REPLY and is closed in the capture;
+    dropped replies are not on the wire; nothing else on the ZeroMQ
+    connections; tcpdump's drop count is checked by the recorder."""
+    import struct
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True      # no __pycache__ in the work tree
+    from record_libzmq import read_pcap, tcp_streams
+    conns = tcp_streams(pcap)
+    seen = set()
+    for c in conns:
+        k = (c.client, c.server)
+        if k in seen:
+            raise SystemExit('4-tuple reused: %r' % (k,))
+        seen.add(k)
+    spans = {}
+    for ts, link, frame in read_pcap(pcap):
+        ip = frame[14:]
+        if struct.unpack_from('!H', frame, 12)[0] != 0x0800 or ip[9] != 6:
+            continue
+        ihl = (ip[0] & 0x0F) * 4
+        total = struct.unpack_from('!H', ip, 2)[0]
+        tcp = ip[ihl:total]
+        sport, dport, seq = struct.unpack_from('!HHI', tcp, 0)
+        doff = (tcp[12] >> 4) * 4
+        key = ('.'.join(str(b) for b in ip[12:16]), sport,
+               '.'.join(str(b) for b in ip[16:20]), dport)
+        if len(tcp) - doff:
+            spans.setdefault(key, []).append((seq, len(tcp) - doff, ts))
+
+    def hp(a):
+        return '%s:%d' % a
+    wire, props_of, tcp_of = {}, {}, {}
+    redis_conns = 0
+    for c in conns:
+        if 6379 in (c.client[1], c.server[1]):
+            redis_conns += 1
+            continue
+        tcp_of[(hp(c.client), hp(c.server))] = c
+        for name, d in c.dirs.items():
+            a, b = (c.client, c.server) if name == 'c2s' else \
+                (c.server, c.client)
+            if not d.buf:
+                continue
+            props, msgs = _zmtp_walk(d.buf)
+            props_of[(hp(a), hp(b))] = props
+            segs = spans[(a[0], a[1], b[0], b[1])]
+            out = []
+            for frames, end in msgs:
+                last = end - 1
+                t = min(ts for seq, n, ts in segs
+                        if (seq - d.isn - 1) & 0xFFFFFFFF <= last <
+                        ((seq - d.isn - 1) & 0xFFFFFFFF) + n)
+                out.append((frames, t))
+            wire[(hp(a), hp(b))] = out
+    v30 = truth['generator']['oslo_messaging'] != '2.7.0'
+    classes = {'CALL': 'CallRequest', 'CAST': 'CastRequest',
+               'CAST_FANOUT': 'FanoutRequest',
+               'NOTIFY': 'NotificationRequest'}
+    problems, deltas, used, dumps, wire_t = [], [], set(), {}, {}
+
+    def kind(body):
+        if not isinstance(body, dict):
+            return 'request'
+        return 'REPLY' if 'reply' in body else 'ACK'
+    for m in truth['messages']:
+        on = wire.get((m['src'], m['dst']), [])
+        hit = None
+        for i, (frames, t) in enumerate(on):
+            if (m['src'], m['dst'], i) in used:
+                continue
+            body = _stub_unpickle(frames[-1])
+            k = kind(body)
+            if m['msg_type'] == 'REPLY' and k == 'REPLY' or \
+                    m['msg_type'] == 'ACK' and k == 'ACK' and \
+                    body['id'] == m['message_id'] or \
+                    k == 'request' and m['msg_type'] in classes and \
+                    _body_id(body) == m['message_id']:
+                hit = i, frames, t, body
+                break
+        if hit is None:
+            problems.append('not on the wire: %s %s %s->%s' % (
+                m['msg_type'], m['message_id'] or m.get('reply_to'),
+                m['src'], m['dst']))
+            continue
+        i, frames, t, body = hit
+        used.add((m['src'], m['dst'], i))
+        label = '%s %s' % (m['msg_type'], m['message_id'] or m['reply_to'])
+        if frames[:-1] != [b'']:
+            problems.append('%s: frames %r' % (label, frames[:-1]))
+        if frames[-1][:2] != bytes([0x80, m['pickle_protocol']]):
+            problems.append('%s: pickle starts %r' % (label, frames[-1][:2]))
+        if m['msg_type'] in ('REPLY', 'ACK'):
+            ok = sorted(body) == m['pickle_keys'] and \
+                m['pickle_class'] == 'builtins.dict'
+            if m['msg_type'] == 'REPLY':
+                ok = ok and (body['failure'] is not None) == m['failure'] \
+                    and body['log_failure'] == m['log_failure']
+                if v30:
+                    ok = ok and body['type'] == 'reply' and body['id'] is None
+        else:
+            msg = body.message or {}
+            ok = (body._class.endswith('zmq_request.' +
+                                       classes[m['msg_type']]) and
+                  body._class == m['pickle_class'] and
+                  sorted(body.__dict__) == m['pickle_keys'] and
+                  body.target._class == 'oslo_messaging.target.Target' and
+                  body.target.topic == m['topic'] and
+                  body.target.server == m['server'] and
+                  bool(body.target.fanout) == m['fanout'] and
+                  (msg.get('method') or msg.get('event_type')) ==
+                  m['method'])
+            if m['msg_type'] == 'CALL' and v30:
+                ok = ok and body.host == 'tcp://' + m['dst']
+        if not ok:
+            problems.append('%s: body differs' % label)
+        # READY of each side: Socket-Type, and the client's Identity.
+        mine = props_of.get((m['src'], m['dst']), {})
+        want_type = m['socket_type'].encode()
+        if mine.get('Socket-Type') != want_type:
+            problems.append('%s: Socket-Type %r' % (
+                label, mine.get('Socket-Type')))
+        if m['hop'] == 'client->server' and \
+                mine.get('Identity', b'') != m['zmq_identity'].encode():
+            problems.append('%s: identity %r on the wire' % (
+                label, mine.get('Identity')))
+        deltas.append((t - m['t'], m))
+        wire_t[(m['msg_type'], m['message_id'] or m['reply_to'])] = t
+        dumps.setdefault(m['msg_type'], (m, frames))
+    extra = sum(len(v) for v in wire.values()) - len(used)
+    if extra:
+        problems.append('%d ZeroMQ messages on the wire not in the truth'
+                        % extra)
+    # Connections: as the truth lists them; REQ: one call each, closed.
+    if len(truth['connections']) != len(tcp_of):
+        problems.append('%d ZeroMQ connections on the wire, %d in the '
+                        'truth' % (len(tcp_of), len(truth['connections'])))
+    for c in truth['connections']:
+        tc = tcp_of.get((c['src'], c['dst']))
+        if tc is None:
+            problems.append('connection %s->%s not on the wire' % (
+                c['src'], c['dst']))
+            continue
+        n = len(wire.get((c['src'], c['dst']), [])) + \
+            len(wire.get((c['dst'], c['src']), []))
+        if n != c['messages']:
+            problems.append('%s->%s: %d messages, truth %d' % (
+                c['src'], c['dst'], n, c['messages']))
+        if c['socket_type'] == 'REQ':
+            if c['by_msg_type'].get('CALL') != 1 or \
+                    c['by_msg_type'].get('REPLY', 0) > 1 or \
+                    not (tc.rst or tc.dirs['c2s'].fin):
+                problems.append('REQ connection %s->%s: %r, closed %r' % (
+                    c['src'], c['dst'], c['by_msg_type'],
+                    tc.rst or tc.dirs['c2s'].fin))
+    # A dropped reply's connection (its call's REQ) carries no REPLY.
+    for d in truth['dropped']:
+        if (d['dst'], d['src']) not in tcp_of:
+            problems.append('dropped %s: no connection %s->%s' % (
+                d['reply_to'], d['dst'], d['src']))
+        if any(kind(_stub_unpickle(frames[-1])) == 'REPLY'
+               for frames, t in wire.get((d['src'], d['dst']), [])):
+            problems.append('dropped reply to %s is on the wire' %
+                            d['reply_to'])
+    lat = []
+    for c in truth['calls']:
+        if c['t_reply'] is None:
+            continue
+        w = wire_t[('REPLY', c['message_id'])] - \
+            wire_t[('CALL', c['message_id'])]
+        lat.append(abs(w - c['wire_latency_s']))
+    print('wire check: %d ZeroMQ connections (%d REQ), %d redis; %d/%d '
+          'truth messages found, %d dropped replies absent; t -> wire '
+          '%.3f..%.3f ms; call latency within %.3f ms of the truth' % (
+              len(tcp_of), sum(1 for c in truth['connections']
+                               if c['socket_type'] == 'REQ'),
+              redis_conns, len(used), len(truth['messages']),
+              len(truth['dropped']), 1e3 * min(d for d, _ in deltas),
+              1e3 * max(d for d, _ in deltas), 1e3 * max(lat)))
+    if dump:
+        for k in ('CALL', 'REPLY', 'CAST', 'ACK', 'CAST_FANOUT', 'NOTIFY'):
+            if k in dumps:
+                m, frames = dumps[k]
+                print('%s %s %s->%s frames %s; pickle %d bytes:\n  %s' % (
+                    k, m['method'], m['src'], m['dst'],
+                    ' | '.join(repr(f) for f in frames[:-1]) or '-',
+                    len(frames[-1]), frames[-1][:200].hex()))
+    if problems:
+        raise SystemExit('wire check failed:\n' + '\n'.join(problems))
+    return deltas, lat
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('scenario', nargs='?')
@@ -2377,6 +3210,10 @@ def main():
         with open(os.path.join(args.out, args.scenario +
                                '.truth.json')) as f:
             truth = json.load(f)
+        if sc.get('early'):
+            verify_early(os.path.join(args.out, args.scenario + '.pcap'),
+                         truth, dump=True)
+            return
         verify_pickled(os.path.join(args.out, args.scenario + '.pcap'),
                        truth,
                   dump=True)
