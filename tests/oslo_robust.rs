@@ -161,6 +161,65 @@ impl Net {
         );
     }
 
+    /// One connection from `from` to `to`:9501: the client's messages at
+    /// their times, then the server's at theirs (after its greeting).
+    fn converse(
+        &mut self,
+        from: [u8; 4],
+        to: [u8; 4],
+        client_sends: &[(f64, Vec<u8>)],
+        server_sends: &[(f64, Vec<u8>)],
+    ) {
+        let client = SocketAddr::from((from, self.next_port));
+        self.next_port = self.next_port.wrapping_add(1).max(30000);
+        let server = SocketAddr::from((to, 9501));
+        let at = |secs: f64| Timestamp::from_nanos((secs * 1e9) as u64);
+        let start = client_sends.first().map_or(0.0, |(t, _)| *t);
+        let mut sends: Vec<(f64, bool, Vec<u8>)> =
+            vec![(start, true, opening()), (start, false, opening())];
+        sends.extend(client_sends.iter().map(|(t, m)| (*t, true, m.clone())));
+        sends.extend(server_sends.iter().map(|(t, m)| (*t, false, m.clone())));
+        sends.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let syn = |ack: bool| TcpFlags {
+            syn: true,
+            ack,
+            ..TcpFlags::default()
+        };
+        let mut seq = [1u32, 1u32];
+        for (src, dst, flags) in [(client, server, syn(false)), (server, client, syn(true))] {
+            let segment = TcpSegment {
+                ts: at(start),
+                src,
+                dst,
+                seq: 0,
+                ack: 0,
+                flags,
+                payload: &[],
+                missing_tail: 0,
+            };
+            self.tcp.segment(&segment, &mut self.zmtp);
+        }
+        for (secs, from_client, payload) in &sends {
+            let (src, dst, side) = if *from_client {
+                (client, server, 0)
+            } else {
+                (server, client, 1)
+            };
+            let segment = TcpSegment {
+                ts: at(*secs),
+                src,
+                dst,
+                seq: seq[side],
+                ack: 0,
+                flags: TcpFlags::default(),
+                payload,
+                missing_tail: 0,
+            };
+            self.tcp.segment(&segment, &mut self.zmtp);
+            seq[side] = seq[side].wrapping_add(payload.len() as u32);
+        }
+    }
+
     fn finish(mut self) -> (Seen, zmqtrace::oslo::OsloCounters) {
         self.tcp.finish(&mut self.zmtp);
         let mut oslo = self.zmtp.into_sink();
@@ -335,4 +394,78 @@ fn a_legacy_copy_sent_on_by_a_third_host_is_a_forward_a_resend_is_not() {
     assert_eq!(forwards[0].from_conn, "10.0.0.1:30000>10.0.0.100:9501");
     assert_eq!(forwards[0].to_conn, "10.0.0.5:30001>10.0.0.7:9501");
     assert_eq!(counters.forwards, 1);
+}
+
+#[test]
+fn a_reply_without_an_id_answers_the_call_before_it_on_its_connection() {
+    // oslo.messaging 2.6 .. 3.0: calls over REQ, `'' | pickle(CallRequest)`;
+    // the reply dict `'' | pickle({reply, failure, log_failure})` has no id.
+    const FIXTURE_ID: &[u8] = b"0c3d7f7e-e971-11f1-b56d-02fc00000001";
+    let call_with = |id: &str| {
+        let pickled = include_bytes!("fixtures/pickle/call_p2.pickle");
+        let at = pickled
+            .windows(FIXTURE_ID.len())
+            .position(|w| w == FIXTURE_ID)
+            .unwrap();
+        let mut pickled = pickled.to_vec();
+        pickled[at..at + FIXTURE_ID.len()].copy_from_slice(id.as_bytes());
+        message(&[b"", &pickled])
+    };
+    let reply = message(&[b"", include_bytes!("fixtures/pickle/early_reply_p2.pickle")]);
+    let (x, y) = (
+        "11111111-e971-11f1-b56d-02fc00000001",
+        "22222222-e971-11f1-b56d-02fc00000001",
+    );
+    let mut net = Net::new(OsloConfig::default());
+    // Answered on its connection; a second reply there has no call left.
+    net.converse(
+        [10, 0, 0, 1],
+        [10, 0, 0, 2],
+        &[(1.0, call_with(x))],
+        &[(1.25, reply.clone()), (1.5, reply.clone())],
+    );
+    // A call whose reply never comes on its connection (one arrives on
+    // another that carried no call).
+    net.converse([10, 0, 0, 1], [10, 0, 0, 2], &[(2.0, call_with(y))], &[]);
+    net.converse(
+        [10, 0, 0, 1],
+        [10, 0, 0, 2],
+        &[(2.4, message(&[b"", b"\x80\x02N."]))],
+        &[(2.5, reply)],
+    );
+    let (seen, counters) = net.finish();
+    let calls: Vec<_> = seen
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RpcEvent::Call(c) => Some((c.msg_id.clone(), c.latency_ns(), c.failure.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [(
+            x.to_string(),
+            250_000_000,
+            Some("ValueError: boom".to_string())
+        )]
+    );
+    let timeouts: Vec<_> = seen
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RpcEvent::Timeout(t) => Some(t.msg_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(timeouts, [y.to_string()]);
+    // The paired reply carries its call's id and method; the others none.
+    let replies: Vec<_> = seen
+        .rpc
+        .iter()
+        .filter(|r| r.kind == zmqtrace::oslo::Kind::Reply)
+        .map(|r| r.msg_id.clone())
+        .collect();
+    assert_eq!(replies, [Some(x.to_string()), None, None]);
+    assert_eq!(counters.unmatched_replies, 2);
 }

@@ -122,6 +122,16 @@ REPLY = {'type': 'reply', 'reply': None,
          'log_failure': True,
          'message_id': '0c3d7f7e-e971-11f1-b56d-02fc00000001'}
 
+# 2.6 .. 3.0 (server/zmq_incoming_message.py, ZmqIncomingRequest.reply):
+# the reply dict has no type and no message id (calls went over REQ, one
+# request per reply on a connection); 2.6 .. 2.7 acknowledged a request
+# with {'id': message_id} (RouterIncomingMessage.acknowledge).
+EARLY_REPLY = {'reply': None,
+               'failure': '{"class": "ValueError", "module": "builtins", '
+                          '"message": "boom", "tb": []}',
+               'log_failure': True}
+EARLY_ACK = {'id': '1c3d7f7e-e971-11f1-b56d-02fc00000002'}
+
 # G2 5.2 .. 5.5 through the proxy: '' | type | routing key | message id |
 # pickle(context) | pickle(message), two plain dicts.
 G2_PROXY_CONTEXT = dict(CALL.context)
@@ -137,6 +147,7 @@ if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     for name, obj in [('call', CALL), ('cast', CAST), ('reply', REPLY),
                       ('notify_fanout', NOTIFY_FANOUT),
+                      ('early_reply', EARLY_REPLY), ('early_ack', EARLY_ACK),
                       ('g2_proxy_context', G2_PROXY_CONTEXT),
                       ('g2_proxy_message', G2_PROXY_MESSAGE),
                       ('g2_envelope', G2_ENVELOPE),

@@ -401,6 +401,22 @@ fn pickled_body(rpc: &mut Rpc, bytes: &[u8], whole: bool, options: Options) -> b
         None if value.get("type").and_then(Value::as_str) == Some("reply") => {
             take_pickled_reply(rpc, &value, options)
         }
+        // 2.6 .. 3.0: the reply dict has no type (and, over REQ, no id: it
+        // answers the call before it on its connection).
+        None if ["reply", "failure", "log_failure"]
+            .iter()
+            .all(|k| value.get(k).is_some()) =>
+        {
+            take_pickled_reply(rpc, &value, options)
+        }
+        // 2.6 .. 2.7: an ACK is `{'id': message_id}` alone.
+        None if value.as_object().is_some_and(|o| o.len() == 1) && value.get("id").is_some() => {
+            let Some(id) = value.get("id").and_then(Value::as_str) else {
+                return false;
+            };
+            rpc.kind = Kind::Ack;
+            rpc.msg_id = Some(id.to_string());
+        }
         None => return false,
     }
     if !whole {
@@ -513,7 +529,8 @@ fn pickled_kind(bytes: &[u8]) -> Option<Kind> {
         }
     }
     let reply = find(bytes, b"zmq_response").is_some()
-        || (find(bytes, b"message_id").is_some() && find(bytes, b"reply").is_some());
+        || (find(bytes, b"message_id").is_some() && find(bytes, b"reply").is_some())
+        || (find(bytes, b"log_failure").is_some() && find(bytes, b"reply").is_some());
     reply.then_some(Kind::Reply)
 }
 
@@ -881,6 +898,48 @@ mod tests {
             assert_eq!(rpc.kind, Kind::Reply);
             assert_eq!(rpc.msg_id.as_deref(), Some("4f1e0c8d"));
             assert_eq!(rpc.topic.as_deref(), Some("zmq_replies.ctl1"));
+        }
+    }
+
+    #[test]
+    fn early_g1_replies_and_acks_have_no_type() {
+        // 2.6 .. 3.0: `'' | pickle({reply, failure, log_failure})`, no id;
+        // 2.6 .. 2.7: `'' | pickle({'id': message_id})` acknowledges.
+        for (reply, ack) in [
+            (
+                &include_bytes!("../../tests/fixtures/pickle/early_reply_p2.pickle")[..],
+                &include_bytes!("../../tests/fixtures/pickle/early_ack_p2.pickle")[..],
+            ),
+            (
+                &include_bytes!("../../tests/fixtures/pickle/early_reply_p5.pickle")[..],
+                &include_bytes!("../../tests/fixtures/pickle/early_ack_p5.pickle")[..],
+            ),
+        ] {
+            let rpc = decode(&frames(&[b"", reply]), Options::all(Redaction::On)).unwrap();
+            assert_eq!(rpc.kind, Kind::Reply);
+            assert_eq!(rpc.msg_id, None);
+            assert_eq!(rpc.failure.as_deref(), Some("ValueError: boom"));
+            let rpc = decode(&frames(&[b"", ack]), Options::all(Redaction::On)).unwrap();
+            assert_eq!(rpc.kind, Kind::Ack);
+            assert_eq!(
+                rpc.msg_id.as_deref(),
+                Some("1c3d7f7e-e971-11f1-b56d-02fc00000002")
+            );
+            // Damaged: still a reply, by its keys.
+            let mut damaged = reply[..reply.len() - 3].to_vec();
+            damaged.push(0xff);
+            let rpc = decode(&frames(&[b"", &damaged]), Options::all(Redaction::On)).unwrap();
+            assert_eq!(rpc.kind, Kind::Reply);
+        }
+        // `{'id': 5}`, `{'reply': 1, 'failure': None}`, `{'id': 'x', 'y': 1}`
+        // (protocol 2) are not oslo's.
+        for obj in [
+            &b"\x80\x02}q\x00X\x02\x00\x00\x00idq\x01K\x05s."[..],
+            b"\x80\x02}q\x00(X\x05\x00\x00\x00replyq\x01K\x01X\x07\x00\x00\x00failureq\x02Nu.",
+            b"\x80\x02}q\x00(X\x02\x00\x00\x00idq\x01X\x01\x00\x00\x00xq\x02X\x01\x00\x00\x00yq\x03K\x01u.",
+        ] {
+            assert!(super::super::pickle::to_json(obj).is_ok());
+            assert_eq!(decode(&frames(&[b"", obj]), Options::all(Redaction::On)), None);
         }
     }
 

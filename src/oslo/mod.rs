@@ -363,6 +363,31 @@ struct Sighting {
     ts: Timestamp,
 }
 
+/// What a request said of itself, for the replies, ACKs and later hops
+/// that do not say it.
+#[derive(Clone, Debug, Default)]
+struct Named {
+    topic: Option<String>,
+    method: Option<String>,
+    event_type: Option<String>,
+}
+
+impl Named {
+    fn of(rpc: &Rpc) -> Self {
+        Named {
+            topic: rpc.topic.clone(),
+            method: rpc.method.clone(),
+            event_type: rpc.event_type.clone(),
+        }
+    }
+
+    fn fill(&self, rpc: &mut Rpc) {
+        rpc.topic = rpc.topic.take().or_else(|| self.topic.clone());
+        rpc.method = rpc.method.take().or_else(|| self.method.clone());
+        rpc.event_type = rpc.event_type.take().or_else(|| self.event_type.clone());
+    }
+}
+
 /// The oslo layer: a [`ZmtpSink`] feeding an [`OsloSink`].
 pub struct OsloDecoder<S> {
     config: OsloConfig,
@@ -372,10 +397,13 @@ pub struct OsloDecoder<S> {
     /// Call ids in request order, for timeouts and eviction.
     deadlines: VecDeque<(Timestamp, String)>,
     /// Keyed by a shared id so the eviction queue costs no second copy.
-    recent: Map<Rc<str>, (Option<String>, Option<String>)>,
+    recent: Map<Rc<str>, Named>,
     recent_order: VecDeque<Rc<str>>,
     sightings: Map<SightKey, Sighting>,
     sighting_order: VecDeque<(Timestamp, SightKey)>,
+    /// The last call sent on each connection: a reply without an id
+    /// (oslo.messaging 2.6 .. 3.0, calls over REQ) answers it.
+    last_call_on: Map<u64, String>,
     last_ts: Timestamp,
     names: names::NameBook,
 }
@@ -392,6 +420,7 @@ impl<S: OsloSink> OsloDecoder<S> {
             recent_order: VecDeque::new(),
             sightings: Map::default(),
             sighting_order: VecDeque::new(),
+            last_call_on: Map::default(),
             last_ts: Timestamp::ZERO,
             names: names::NameBook::default(),
         }
@@ -519,13 +548,12 @@ impl<S: OsloSink> OsloDecoder<S> {
         }));
     }
 
-    fn remember(&mut self, id: &str, topic: &Option<String>, method: &Option<String>) {
+    fn remember(&mut self, id: &str, rpc: &Rpc) {
         if let Some(known) = self.recent.get_mut(id) {
-            *known = (topic.clone(), method.clone());
+            *known = Named::of(rpc);
         } else {
             let id: Rc<str> = Rc::from(id);
-            self.recent
-                .insert(Rc::clone(&id), (topic.clone(), method.clone()));
+            self.recent.insert(Rc::clone(&id), Named::of(rpc));
             self.recent_order.push_back(id);
             while self.recent_order.len() > self.config.max_recent {
                 if let Some(old) = self.recent_order.pop_front() {
@@ -619,25 +647,47 @@ impl<S: OsloSink> OsloDecoder<S> {
         if let (true, Some(id)) = (rpc.forwarded, &rpc.msg_id) {
             // A later hop may lack what the first one said (the proxy's
             // backend frames carry no routing key).
-            if let Some((topic, method)) = self.recent.get(id.as_str()) {
-                rpc.topic = rpc.topic.take().or_else(|| topic.clone());
-                rpc.method = rpc.method.take().or_else(|| method.clone());
+            if let Some(named) = self.recent.get(id.as_str()) {
+                named.fill(&mut rpc);
+            }
+        }
+        if rpc.msg_id.is_none() && rpc.kind == Kind::Reply && rpc.driver == Driver::Zmq {
+            // REQ and REP take turns: a reply with no id, back to the
+            // caller, answers the call before it on its connection.
+            let answers = self.last_call_on.get(&conn.id).filter(|id| {
+                self.pending
+                    .get(id.as_str())
+                    .is_some_and(|p| p.caller == dst)
+            });
+            if answers.is_some() {
+                rpc.msg_id = self.last_call_on.remove(&conn.id);
+            } else {
+                self.counters.unmatched_replies += 1;
             }
         }
         if rpc.topic.is_none() && rpc.server.is_none() && rpc.driver == Driver::Zmq {
             // Direct mode: the topic is not on the wire; the server's
             // endpoint is, and the name service may have said who listens
-            // there.
+            // there. A reply or ACK takes the topic of the request it
+            // answers (filled in below) over a name the service gives an
+            // endpoint that listens for several topics.
             let endpoint = match rpc.kind {
                 Kind::Reply | Kind::Ack => src,
                 _ => dst,
             };
+            let asked = match (rpc.kind, rpc.msg_id.as_deref()) {
+                (Kind::Reply | Kind::Ack, Some(id)) => match self.pending.get(id) {
+                    Some(p) => p.topic.as_deref(),
+                    None => self.recent.get(id).and_then(|n| n.topic.as_deref()),
+                },
+                _ => None,
+            };
             match self.names.lookup(endpoint) {
-                Some(name) => {
+                Some(name) if asked.is_none_or(|t| t == name.topic) => {
                     rpc.topic = Some(name.topic.clone());
                     rpc.server = name.server.clone();
                 }
-                None => rpc.server = Some(crate::tcp::socket_addr_string(endpoint)),
+                _ => rpc.server = Some(crate::tcp::socket_addr_string(endpoint)),
             }
         }
         let mut completed = None;
@@ -678,10 +728,17 @@ impl<S: OsloSink> OsloDecoder<S> {
                             },
                         );
                     }
-                    self.remember(&id, &rpc.topic, &rpc.method);
+                    if rpc.driver == Driver::Zmq {
+                        if self.last_call_on.len() >= self.config.max_pending.saturating_mul(2) {
+                            let pending = &self.pending;
+                            self.last_call_on.retain(|_, id| pending.contains_key(id));
+                        }
+                        self.last_call_on.insert(conn.id, id.clone());
+                    }
+                    self.remember(&id, &rpc);
                 }
                 Kind::Cast | Kind::Fanout | Kind::Notify if !rpc.forwarded => {
-                    self.remember(&id, &rpc.topic, &rpc.method);
+                    self.remember(&id, &rpc);
                 }
                 Kind::Reply => match self.pending.get_mut(&id) {
                     Some(p) => {
@@ -698,17 +755,13 @@ impl<S: OsloSink> OsloDecoder<S> {
                     }
                     None => match self.recent.get(id.as_str()) {
                         // A reply already matched (seen again on a later hop).
-                        Some((topic, method)) if rpc.forwarded => {
-                            rpc.method = rpc.method.take().or_else(|| method.clone());
-                            rpc.topic = rpc.topic.take().or_else(|| topic.clone());
-                        }
+                        Some(named) if rpc.forwarded => named.fill(&mut rpc),
                         _ => self.counters.unmatched_replies += 1,
                     },
                 },
                 Kind::Ack => {
-                    if let Some((topic, method)) = self.recent.get(id.as_str()) {
-                        rpc.method = rpc.method.take().or_else(|| method.clone());
-                        rpc.topic = rpc.topic.take().or_else(|| topic.clone());
+                    if let Some(named) = self.recent.get(id.as_str()) {
+                        named.fill(&mut rpc);
                     }
                 }
                 _ => {}
@@ -752,6 +805,7 @@ impl<S: OsloSink> ZmtpSink for OsloDecoder<S> {
     }
 
     fn retired(&mut self, conn: &Connection, summary: &ConnSummary) {
+        self.last_call_on.remove(&conn.id);
         self.sink.retired(conn, summary);
     }
 }

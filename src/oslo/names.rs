@@ -2,15 +2,16 @@
 //! listen on which `host:port`, so a direct-mode message (whose topic is
 //! not on the wire) can be named by where it went.
 //!
-//! Servers register with `SADD <key> <host:port>` and clients look up with
-//! `SMEMBERS <key>`; both teach the book. Keys, per driver generation
-//! (../shared/docs/oslo-wire-format.md §3.5, §3.6): `ROUTER/<topic>` and
+//! Servers register with `SADD <key> <host:port>` (4.6 on) or `LPUSH`
+//! (2.6 .. 4.4), and clients look up with `SMEMBERS` or `LRANGE`; both
+//! teach the book. Keys, per driver generation: `ROUTER/<topic>` and
 //! `ROUTER/<topic>/<server>` (G4); `ROUTER_<topic>` and
-//! `ROUTER_<topic>.<server>` (G1, G3), where a topic may itself hold dots
-//! (`notifications.info`): `a.b` is read as topic `a`, server `b` only when
-//! the same address is also registered under `a` alone, as every server
-//! does. `DEALER…` keys name proxy identities, not addresses, and are left
-//! to the routing key on the wire.
+//! `ROUTER_<topic>.<server>` (2.8 .. 5.13; 2.8 .. 4.4 also `ROUTER_<server>`),
+//! where a topic may itself hold dots (`notifications.info`): `a.b` is read
+//! as topic `a`, server `b` only when the same address is also registered
+//! under `a` alone, as every server does; `ZMQ-target-<topic>:<exchange>:
+//! <server>` with `*` for none (2.6 .. 2.7). `DEALER…` keys name proxy
+//! identities, not addresses, and are left to the routing key on the wire.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -50,8 +51,8 @@ struct Registrations {
 /// What the book counted, for the summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NameCounters {
-    /// Registrations and lookups read (SADD, SMEMBERS, SRANDMEMBER on a
-    /// ROUTER key).
+    /// Registrations and lookups read (SADD, LPUSH, SMEMBERS, LRANGE, … on
+    /// a key that names a listener).
     pub records: u64,
     /// Addresses named.
     pub named: u64,
@@ -217,15 +218,29 @@ fn bare(name: &str) -> ServiceName {
 /// The topic part of a ROUTER key, and how it names a server.
 fn router_key(key: &[u8]) -> Option<(Scheme, String)> {
     let key = std::str::from_utf8(key).ok()?;
+    let plausible = |name: &str| {
+        !name.is_empty() && name.len() <= MAX_NAME && !name.chars().any(char::is_control)
+    };
+    if let Some(target) = key.strip_prefix("ZMQ-target-") {
+        // Written the G4 way: `topic/server` or `topic`.
+        let mut parts = target.rsplitn(3, ':');
+        let (server, _exchange, topic) = (parts.next()?, parts.next()?, parts.next()?);
+        if topic == "*" || !plausible(topic) || topic.contains('/') {
+            return None;
+        }
+        let name = match server {
+            "*" | "" => topic.to_string(),
+            server if plausible(server) => format!("{topic}/{server}"),
+            _ => return None,
+        };
+        return Some((Scheme::Slash, name));
+    }
     let (scheme, name) = if let Some(name) = key.strip_prefix("ROUTER/") {
         (Scheme::Slash, name)
     } else {
         (Scheme::Underscore, key.strip_prefix("ROUTER_")?)
     };
-    if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
-        return None;
-    }
-    Some((scheme, name.to_string()))
+    plausible(name).then(|| (scheme, name.to_string()))
 }
 
 /// `host:port`, `[v6]:port` or `v6:port`.
@@ -251,10 +266,10 @@ impl NameBook {
         let Some(key) = x.arg(1) else {
             return;
         };
-        if x.is("SADD") {
+        if x.is("SADD") || x.is("LPUSH") || x.is("RPUSH") {
             let members: Vec<&[u8]> = x.command.iter().skip(2).map(Vec::as_slice).collect();
             self.learn(key, &members, counters);
-        } else if x.is("SMEMBERS") || x.is("SRANDMEMBER") {
+        } else if x.is("SMEMBERS") || x.is("SRANDMEMBER") || x.is("LRANGE") {
             if let Some((reply, _)) = x.reply {
                 self.learn(key, &reply.texts(), counters);
             }
@@ -350,6 +365,78 @@ mod tests {
         );
         assert!(book.lookup(addr("[::1]:50001")).is_some());
         assert!(book.lookup(addr("[::1]:50002")).is_some());
+    }
+
+    #[test]
+    fn early_list_registrations_and_lookups_teach_the_book() {
+        use crate::redis::resp::Value;
+        use crate::time::Timestamp;
+        let exchange = |command: &[&[u8]], reply: Option<&Value>, book: &mut NameBook| {
+            let command: Vec<Vec<u8>> = command.iter().map(|a| a.to_vec()).collect();
+            let x = Exchange {
+                client: addr("127.0.17.1:40000"),
+                server: addr("127.0.17.5:6379"),
+                command_ts: Timestamp::ZERO,
+                command: &command,
+                command_cut: false,
+                reply: reply.map(|r| (r, Timestamp::ZERO)),
+            };
+            let mut c = NameCounters::default();
+            book.exchange(&x, &mut c);
+            c
+        };
+        let mut book = NameBook::default();
+        // 2.6 .. 2.7: `ZMQ-target-<topic>:<exchange>:<server>`, `*` for none.
+        exchange(
+            &[
+                b"LPUSH",
+                b"ZMQ-target-compute:*:node-1",
+                b"127.0.17.2:34895",
+            ],
+            None,
+            &mut book,
+        );
+        assert_eq!(
+            book.lookup(addr("127.0.17.2:34895")),
+            Some(&name("compute", Some("node-1")))
+        );
+        let listed = Value::List(vec![Value::Text(b"127.0.17.2:44047")]);
+        exchange(
+            &[b"LRANGE", b"ZMQ-target-notifications.info:*:*", b"0", b"-1"],
+            Some(&listed),
+            &mut book,
+        );
+        assert_eq!(
+            book.lookup(addr("127.0.17.2:44047")),
+            Some(&name("notifications.info", None))
+        );
+        // A lookup pattern's `*` topic, or a key list, names nothing.
+        let keys = Value::List(vec![Value::Text(b"ZMQ-target-compute:*:node-1")]);
+        let c = exchange(
+            &[b"KEYS", b"ZMQ-target-compute:*:*"],
+            Some(&keys),
+            &mut book,
+        );
+        assert_eq!(c.records, 0);
+        let c = exchange(
+            &[b"LPUSH", b"ZMQ-target-*:*:*", b"127.0.17.9:1"],
+            None,
+            &mut book,
+        );
+        assert_eq!(c.records, 0);
+        // 2.8 .. 4.4: `ROUTER_<topic>.<server>`, `ROUTER_<topic>` and
+        // `ROUTER_<server>`, in that order.
+        for key in [
+            &b"ROUTER_compute.node-1"[..],
+            b"ROUTER_compute",
+            b"ROUTER_node-1",
+        ] {
+            exchange(&[b"LPUSH", key, b"127.0.18.2:41149"], None, &mut book);
+        }
+        assert_eq!(
+            book.lookup(addr("127.0.18.2:41149")),
+            Some(&name("compute", Some("node-1")))
+        );
     }
 
     #[test]
