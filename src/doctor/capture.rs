@@ -11,7 +11,7 @@ use super::config::HaproxyServer;
 use super::logs::{LogEvent, LogFile, LogRecord};
 use super::matchmaker::Simulator;
 use super::model::{Cluster, NodeView, Resolved};
-use super::wire::{queue_host, Endpoint, Sighting, WireFacts, WireMessage};
+use super::wire::{queue_host, Endpoint, RedisRecord, Sighting, WireFacts, WireMessage};
 use super::{Evidence, Finding, Findings, Severity};
 use crate::oslo::Kind;
 use crate::time::Timestamp;
@@ -228,9 +228,15 @@ pub fn run(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
         for m in facts.messages.iter().filter(|m| m.kind == Kind::Call) {
             calls_to.entry(m.dst).or_default().push(m);
         }
+        let registered = redis_listeners(c, facts);
         for (addr, e) in &facts.endpoints {
             let backend = backends.iter().find(|(a, _)| a == addr).map(|(_, b)| b);
-            refused(c, facts, *addr, e, backend, loopback_replies, out);
+            match registered.get(addr) {
+                // The name service's record explains it (and no receiver
+                // is meant to listen there).
+                Some(records) => dead_registration(c, facts, *addr, e, records, out),
+                None => refused(c, facts, *addr, e, backend, loopback_replies, out),
+            }
             unanswered(c, facts, *addr, e, out);
             not_zmtp(c, facts, *addr, e, out);
             socket_types(c, facts, *addr, e, out);
@@ -240,8 +246,166 @@ pub fn run(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
         replies(c, facts, out);
         queue_hosts(c, facts, out);
         fanouts(c, facts, out);
+        redis_lookups(facts, out);
+        redis_errors(facts, out);
     }
     logs_vs_wire(c, captures, out);
+}
+
+/// The listeners the name service named in this capture, by address: a
+/// member's host is an address or a name the configs resolve.
+fn redis_listeners<'f>(
+    c: &Cluster<'_>,
+    facts: &'f WireFacts,
+) -> BTreeMap<SocketAddr, Vec<(&'f str, &'f str, &'f RedisRecord)>> {
+    let mut by_addr: BTreeMap<SocketAddr, Vec<(&str, &str, &RedisRecord)>> = BTreeMap::new();
+    for ((key, member), record) in &facts.redis.records {
+        let Some((host, port)) = crate::oslo::names::host_port(member.as_bytes()) else {
+            continue;
+        };
+        let ip = host
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| resolve_ip(c, host, None));
+        if let Some(ip) = ip {
+            by_addr.entry(SocketAddr::new(ip, port)).or_default().push((
+                key.as_str(),
+                member.as_str(),
+                record,
+            ));
+        }
+    }
+    by_addr
+}
+
+/// A listener the name service still hands out, where nothing listens any
+/// more (DOC-P09; FM16, FM23): its service died without unregistering.
+fn dead_registration(
+    c: &Cluster<'_>,
+    facts: &WireFacts,
+    addr: SocketAddr,
+    e: &Endpoint,
+    records: &[(&str, &str, &RedisRecord)],
+    out: &mut Findings,
+) {
+    let failed = e.refused + e.unanswered;
+    let (Some((key, member, record)), true) = (records.first(), failed > 0) else {
+        return;
+    };
+    let w = who(c, addr);
+    let how = match (e.refused, e.unanswered) {
+        (r, 0) => count(r, "attempt refused", "attempts refused"),
+        (0, u) => count(u, "attempt unanswered", "attempts unanswered"),
+        (r, u) => format!("{r} refused, {u} unanswered"),
+    };
+    let keys: Vec<&str> = records.iter().map(|(k, _, _)| *k).collect();
+    let severity = if e.accepted > 0 {
+        Severity::Warning
+    } else {
+        Severity::Error
+    };
+    let mut title = format!(
+        "redis names {member} as a listener ({}) but nothing answers there: {how} from {}",
+        keys.join(", "),
+        clients_text(e)
+    );
+    if e.accepted > 0 {
+        title.push_str(&format!(
+            "; {} accepted at other times",
+            count(e.accepted, "connection was", "connections were")
+        ));
+    }
+    let said = if record.registered {
+        "registered"
+    } else {
+        "handed out by a lookup"
+    };
+    let mut f = Finding::new("redis-dead-listener", severity, title)
+        .evidence(ev(facts, &record.at).note(&format!("{key} → {member}, {said}")))
+        .evidence_all(
+            [&e.first_refused, &e.first_unanswered]
+                .into_iter()
+                .flatten()
+                .map(|at| ev(facts, at).note("connection to it")),
+        )
+        .fix(format!(
+            "the service that registered {member} is gone without unregistering (killed, or its host died), and clients still pick it: messages sent there are lost. Restart it, or remove the record (redis-cli SREM {key} {member}; LREM for releases before 4.6); set [oslo_messaging_zmq] zmq_target_expire so records of dead services expire, with zmq_target_update about half of it"
+        ))
+        .refs(&["FM16", "FM23", "DOC-P09"]);
+    if let Some(n) = w.node {
+        f = f.node(n.name());
+    }
+    out.push(f);
+}
+
+/// Lookups the name service answered with nothing (DOC-P09; FM23): the
+/// driver drops those messages ("Matchmaker contains no records").
+fn redis_lookups(facts: &WireFacts, out: &mut Findings) {
+    for (key, lookups) in &facts.redis.lookups {
+        let known = facts
+            .redis
+            .records
+            .range((key.clone(), String::new())..)
+            .next();
+        let ever_named = known.is_some_and(|((k, _), _)| k == key);
+        let (Some(first), false) = (&lookups.first_empty, ever_named) else {
+            continue;
+        };
+        let clients: Vec<String> = lookups.clients.iter().map(IpAddr::to_string).collect();
+        out.push(
+            Finding::new(
+                "redis-no-listener",
+                Severity::Error,
+                format!(
+                    "redis has no listener for {key}: asked {} by {}, answered empty every time",
+                    count(lookups.asked, "time", "times"),
+                    clients.join(", ")
+                ),
+            )
+            .evidence(ev(facts, first).note("empty answer"))
+            .fix(format!(
+                "no running service registered {key} with this redis, so the driver drops what is sent to that target (\"Matchmaker contains no records for specified target\"): start the service, and check that it and its clients use the same redis (transport_url zmq+redis://<host>:6379, or [matchmaker_redis] host)"
+            ))
+            .refs(&["FM23", "DOC-P09"]),
+        );
+    }
+}
+
+/// Error replies from redis (DOC-P09; FM17).
+fn redis_errors(facts: &WireFacts, out: &mut Findings) {
+    let Some(first) = facts.redis.errors.first() else {
+        return;
+    };
+    let fix = if first.error.starts_with("WRONGTYPE") {
+        "a key of another type is in the way (releases before 1.7.0 first wrote topic.host as a string; a key written by another tool): delete it (redis-cli DEL <key>) and restart the services"
+    } else if first.error.starts_with("NOAUTH") || first.error.contains("password") {
+        "redis wants a password: set [matchmaker_redis] password (or the password in transport_url) on every node"
+    } else {
+        "the name service refuses the driver's commands: check the redis server's log and version"
+    };
+    let total = facts.redis.errors.len() as u64 + facts.redis.errors_dropped;
+    out.push(
+        Finding::new(
+            "redis-error",
+            Severity::Error,
+            format!(
+                "redis answered {} with an error: {} ({})",
+                count(total, "command", "commands"),
+                first.error,
+                first.command
+            ),
+        )
+        .evidence_all(
+            facts
+                .redis
+                .errors
+                .iter()
+                .take(MAX_QUOTES)
+                .map(|e| ev(facts, &e.at).note(&format!("{} → {}", e.command, e.error))),
+        )
+        .fix(fix)
+        .refs(&["FM17", "DOC-P09"]),
+    );
 }
 
 /// What the capture holds, and whether it can say anything.
@@ -1376,6 +1540,7 @@ fn unlogged(
 
 #[cfg(test)]
 mod tests {
+    use super::super::wire::{RedisError, RedisLookups};
     use super::*;
 
     #[test]
@@ -1409,6 +1574,162 @@ mod tests {
         assert!(idx.near("a", t(13), 0, 7 * SECOND));
         assert!(!idx.near("c", t(10), SECOND, SECOND));
         assert!(!idx.near("b", t(10), SECOND, SECOND));
+    }
+
+    /// Facts of a new-driver capture: redis named `member` under `key`,
+    /// and connections to `member` were refused `refused` times.
+    fn redis_facts(key: &str, member: &str, refused: u64, accepted: u64) -> WireFacts {
+        let at = |conn: &str, s: u64| Sighting {
+            conn: conn.to_string(),
+            client: "10.0.40.1".parse().unwrap(),
+            ts: Timestamp::from_secs_nanos(s, 0),
+        };
+        let mut facts = WireFacts {
+            path: "c.pcap".into(),
+            first_ts: Some(Timestamp::from_secs_nanos(10, 0)),
+            last_ts: Some(Timestamp::from_secs_nanos(20, 0)),
+            ..WireFacts::default()
+        };
+        facts.redis.records.insert(
+            (key.to_string(), member.to_string()),
+            RedisRecord {
+                at: at("10.0.40.1:4000>10.0.40.5:6379", 11),
+                registered: false,
+                removed: false,
+            },
+        );
+        let endpoint = Endpoint {
+            attempts: refused + accepted,
+            refused,
+            accepted,
+            first_refused: (refused > 0).then(|| at("10.0.40.1:4001>10.0.40.3:50001", 12)),
+            first_accepted: (accepted > 0).then(|| at("10.0.40.1:4002>10.0.40.3:50001", 13)),
+            clients: ["10.0.40.1".parse().unwrap()].into(),
+            ..Endpoint::default()
+        };
+        facts
+            .endpoints
+            .insert("10.0.40.3:50001".parse().unwrap(), endpoint);
+        facts
+    }
+
+    fn findings_of(facts: WireFacts) -> Vec<super::super::Finding> {
+        let cluster = Cluster::new(&[], None, None, false);
+        let mut out = Findings::default();
+        run(&cluster, &[facts], &mut out);
+        out.into_sorted()
+    }
+
+    #[test]
+    fn a_listener_redis_hands_out_where_nothing_listens_is_a_dead_registration() {
+        let found = findings_of(redis_facts(
+            "ROUTER/compute/node-2",
+            "10.0.40.3:50001",
+            3,
+            0,
+        ));
+        let dead: Vec<_> = found
+            .iter()
+            .filter(|f| f.id == "redis-dead-listener")
+            .collect();
+        assert_eq!(dead.len(), 1, "{found:#?}");
+        assert_eq!(dead[0].severity, Severity::Error);
+        assert!(
+            dead[0].title.contains("10.0.40.3:50001"),
+            "{}",
+            dead[0].title
+        );
+        assert!(
+            dead[0].title.contains("ROUTER/compute/node-2"),
+            "{}",
+            dead[0].title
+        );
+        assert!(dead[0]
+            .fix
+            .contains("SREM ROUTER/compute/node-2 10.0.40.3:50001"));
+        assert_eq!(dead[0].evidence.len(), 2);
+        // Not also blamed on a missing zmq-receiver.
+        assert!(!found.iter().any(|f| f.id == "capture-connection-refused"));
+        // Up part of the time: a warning. Never refused: nothing.
+        let found = findings_of(redis_facts(
+            "ROUTER/compute/node-2",
+            "10.0.40.3:50001",
+            3,
+            1,
+        ));
+        assert!(found
+            .iter()
+            .any(|f| f.id == "redis-dead-listener" && f.severity == Severity::Warning));
+        let found = findings_of(redis_facts(
+            "ROUTER/compute/node-2",
+            "10.0.40.3:50001",
+            0,
+            2,
+        ));
+        assert!(
+            !found.iter().any(|f| f.id.starts_with("redis-")),
+            "{found:#?}"
+        );
+        // A member that names another address explains nothing here.
+        let found = findings_of(redis_facts(
+            "ROUTER/compute/node-2",
+            "10.0.40.9:50001",
+            3,
+            0,
+        ));
+        assert!(!found.iter().any(|f| f.id == "redis-dead-listener"));
+        assert!(found.iter().any(|f| f.id == "capture-connection-refused"));
+    }
+
+    #[test]
+    fn lookups_answered_empty_for_a_key_never_registered_are_reported() {
+        let mut facts = redis_facts("ROUTER/compute/node-1", "10.0.40.2:50000", 0, 1);
+        let empty = |n: u64| RedisLookups {
+            asked: n,
+            empty: n,
+            first_empty: Some(Sighting {
+                conn: "10.0.40.1:4000>10.0.40.5:6379".into(),
+                client: "10.0.40.1".parse().unwrap(),
+                ts: Timestamp::from_secs_nanos(11, 0),
+            }),
+            clients: ["10.0.40.1".parse().unwrap()].into(),
+        };
+        facts
+            .redis
+            .lookups
+            .insert("ROUTER/compute/node-9".into(), empty(4));
+        // Empty once, but a listener was named for it in the capture.
+        facts
+            .redis
+            .lookups
+            .insert("ROUTER/compute/node-1".into(), empty(1));
+        let found = findings_of(facts);
+        let none: Vec<_> = found
+            .iter()
+            .filter(|f| f.id == "redis-no-listener")
+            .collect();
+        assert_eq!(none.len(), 1, "{found:#?}");
+        assert!(none[0].title.contains("ROUTER/compute/node-9"));
+        assert!(none[0].title.contains("4 times"));
+    }
+
+    #[test]
+    fn redis_errors_name_the_command_and_a_fix() {
+        let mut facts = redis_facts("ROUTER/compute/node-1", "10.0.40.2:50000", 0, 1);
+        facts.redis.errors.push(RedisError {
+            at: Sighting {
+                conn: "10.0.40.1:4000>10.0.40.5:6379".into(),
+                client: "10.0.40.1".parse().unwrap(),
+                ts: Timestamp::from_secs_nanos(11, 0),
+            },
+            command: "SADD ROUTER/compute".into(),
+            error: "WRONGTYPE Operation against a key holding the wrong kind of value".into(),
+        });
+        let found = findings_of(facts);
+        let errors: Vec<_> = found.iter().filter(|f| f.id == "redis-error").collect();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].title.contains("SADD ROUTER/compute"));
+        assert!(errors[0].fix.contains("DEL"));
     }
 
     #[test]

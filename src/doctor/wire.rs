@@ -37,6 +37,12 @@ const MAX_CLIENTS: usize = 16;
 const MAX_UNANSWERED: usize = 8;
 /// Socket-type pairs kept per endpoint (a healthy one has one or two).
 const MAX_SOCKET_PAIRS: usize = 8;
+/// Name-service records (key, member) remembered per capture.
+pub const MAX_REDIS_RECORDS: usize = 4096;
+/// Name-service keys whose lookups are tallied.
+const MAX_REDIS_LOOKUPS: usize = 4096;
+/// Error replies from redis kept as evidence.
+const MAX_REDIS_ERRORS: usize = 16;
 /// Bytes kept of a name read off the wire (queue, method, socket type...):
 /// real ones are far shorter, and 200,000 messages must not hold 64 KiB
 /// each.
@@ -113,6 +119,49 @@ pub struct WireMessage {
     pub body_hash: u64,
 }
 
+/// A listener the name service named: registered (`SADD`, `LPUSH`) or
+/// listed in a lookup's answer (`SMEMBERS`, `LRANGE`, …).
+#[derive(Clone, Debug)]
+pub struct RedisRecord {
+    /// The first exchange that named it.
+    pub at: Sighting,
+    pub registered: bool,
+    /// Removed later in the capture (`SREM`, `LREM`).
+    pub removed: bool,
+}
+
+/// The lookups of one key.
+#[derive(Clone, Debug, Default)]
+pub struct RedisLookups {
+    pub asked: u64,
+    /// Answered with no member.
+    pub empty: u64,
+    pub first_empty: Option<Sighting>,
+    pub clients: BTreeSet<IpAddr>,
+}
+
+/// An error reply from redis.
+#[derive(Clone, Debug)]
+pub struct RedisError {
+    pub at: Sighting,
+    /// The command and its key, as sent.
+    pub command: String,
+    pub error: String,
+}
+
+/// What the capture showed of the zmq driver's name service (redis).
+#[derive(Clone, Debug, Default)]
+pub struct RedisFacts {
+    pub exchanges: u64,
+    /// (key, member) of listener keys (`ROUTER…`, `ZMQ-target-…`).
+    pub records: BTreeMap<(String, String), RedisRecord>,
+    pub records_dropped: u64,
+    pub lookups: BTreeMap<String, RedisLookups>,
+    pub lookups_dropped: u64,
+    pub errors: Vec<RedisError>,
+    pub errors_dropped: u64,
+}
+
 /// What one capture showed.
 #[derive(Clone, Debug, Default)]
 pub struct WireFacts {
@@ -144,6 +193,7 @@ pub struct WireFacts {
     pub calls_unanswered: u64,
     /// The capture ended inside a record: where, in one sentence.
     pub truncated: Option<String>,
+    pub redis: RedisFacts,
 }
 
 impl WireFacts {
@@ -282,7 +332,114 @@ impl Collector {
     }
 }
 
+impl Collector {
+    fn redis_record(&mut self, key: &str, member: &[u8], at: &Sighting, registered: bool) {
+        let member = self.facts.cut_name(&String::from_utf8_lossy(member));
+        let redis = &mut self.facts.redis;
+        let id = (key.to_string(), member);
+        if let Some(r) = redis.records.get_mut(&id) {
+            r.registered |= registered;
+            r.removed = false;
+        } else if redis.records.len() < MAX_REDIS_RECORDS {
+            redis.records.insert(
+                id,
+                RedisRecord {
+                    at: at.clone(),
+                    registered,
+                    removed: false,
+                },
+            );
+        } else {
+            redis.records_dropped += 1;
+        }
+    }
+}
+
 impl OsloSink for Collector {
+    fn redis(&mut self, x: &crate::redis::Exchange<'_>) {
+        use crate::redis::resp::Value;
+        self.facts.redis.exchanges += 1;
+        self.facts.see(x.command_ts);
+        let at = Sighting {
+            conn: crate::tcp::connection_label(x.client, x.server),
+            client: x.client.ip(),
+            ts: x.command_ts,
+        };
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let key = x.arg(1).map(text);
+        // A client library's handshake probes (redis-py asks for CLIENT
+        // SETINFO, which older servers refuse) are not the driver's.
+        let housekeeping = [
+            "CLIENT", "HELLO", "COMMAND", "INFO", "CONFIG", "PING", "ECHO",
+        ]
+        .iter()
+        .any(|c| x.is(c));
+        if let (Some((Value::Error(error), _)), false) = (x.reply, housekeeping) {
+            let command = [x.arg(0).map(text), key.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let (command, error) = (
+                self.facts.cut_name(&command),
+                self.facts.cut_name(&text(error)),
+            );
+            let redis = &mut self.facts.redis;
+            if redis.errors.len() < MAX_REDIS_ERRORS {
+                redis.errors.push(RedisError {
+                    at: at.clone(),
+                    command,
+                    error,
+                });
+            } else {
+                redis.errors_dropped += 1;
+            }
+        }
+        let Some(key) = key.filter(|k| crate::oslo::names::is_listener_key(k.as_bytes())) else {
+            return;
+        };
+        let key = self.facts.cut_name(&key);
+        if matches!(x.reply, Some((Value::Error(_), _))) {
+            return;
+        }
+        if x.is("SADD") || x.is("LPUSH") || x.is("RPUSH") {
+            for member in x.command.iter().skip(2) {
+                self.redis_record(&key, member, &at, true);
+            }
+        } else if x.is("SREM") || x.is("LREM") {
+            // SREM key member…; LREM key count member.
+            let skip = if x.is("LREM") { 3 } else { 2 };
+            for member in x.command.iter().skip(skip) {
+                let member = self.facts.cut_name(&String::from_utf8_lossy(member));
+                if let Some(r) = self.facts.redis.records.get_mut(&(key.clone(), member)) {
+                    r.removed = true;
+                }
+            }
+        } else if x.is("SMEMBERS") || x.is("SRANDMEMBER") || x.is("LRANGE") {
+            let Some((reply, _)) = x.reply else {
+                return;
+            };
+            let members = reply.texts();
+            let redis = &mut self.facts.redis;
+            if !redis.lookups.contains_key(&key) && redis.lookups.len() >= MAX_REDIS_LOOKUPS {
+                redis.lookups_dropped += 1;
+            } else {
+                let lookups = redis.lookups.entry(key.clone()).or_default();
+                lookups.asked += 1;
+                if members.is_empty() && !matches!(reply, Value::Error(_)) {
+                    lookups.empty += 1;
+                    lookups.first_empty.get_or_insert(at.clone());
+                }
+                if lookups.clients.len() < MAX_CLIENTS {
+                    lookups.clients.insert(x.client.ip());
+                }
+            }
+            for member in members {
+                self.redis_record(&key, member, &at, false);
+            }
+        }
+    }
+
     fn zmtp(&mut self, conn: &Connection, event: &ZmtpEvent<'_>, rpc: Option<&Rpc>) {
         if let (ZmtpEvent::Message(msg), Some(rpc)) = (event, rpc) {
             self.message(conn, msg, rpc);
@@ -439,6 +596,75 @@ mod tests {
         assert!(cut.len() <= MAX_NAME && cut.len() >= MAX_NAME - 1);
         assert!(long.starts_with(&cut));
         assert_eq!(facts.names_cut, 1);
+    }
+
+    #[test]
+    fn the_name_service_traffic_becomes_records_lookups_and_errors() {
+        use crate::redis::resp::Value;
+        let mut collector = Collector {
+            facts: WireFacts::default(),
+        };
+        let mut send = |command: &[&[u8]], reply: Value<'_>| {
+            let command: Vec<Vec<u8>> = command.iter().map(|a| a.to_vec()).collect();
+            collector.redis(&crate::redis::Exchange {
+                client: SocketAddr::from(([10, 0, 40, 2], 4000)),
+                server: SocketAddr::from(([10, 0, 40, 5], 6379)),
+                command_ts: Timestamp::from_secs_nanos(5, 0),
+                command: &command,
+                command_cut: false,
+                reply: Some((&reply, Timestamp::from_secs_nanos(5, 1))),
+            });
+        };
+        send(
+            &[b"SADD", b"ROUTER/compute/node-2", b"10.0.40.3:50001"],
+            Value::Integer(1),
+        );
+        send(
+            &[b"EXPIRE", b"ROUTER/compute/node-2", b"300"],
+            Value::Integer(1),
+        );
+        send(
+            &[b"SMEMBERS", b"ROUTER/compute"],
+            Value::List(vec![Value::Text(b"10.0.40.2:50000")]),
+        );
+        send(
+            &[b"SMEMBERS", b"ROUTER/compute/node-9"],
+            Value::List(Vec::new()),
+        );
+        send(
+            &[b"SMEMBERS", b"ROUTER/compute/node-9"],
+            Value::List(Vec::new()),
+        );
+        send(
+            &[b"SREM", b"ROUTER/compute", b"10.0.40.2:50000"],
+            Value::Integer(1),
+        );
+        // Not listener keys, and a client library's probe: none of it kept.
+        send(&[b"SMEMBERS", b"PUBLISHERS"], Value::List(Vec::new()));
+        send(
+            &[b"CLIENT", b"SETINFO", b"LIB-NAME", b"redis-py"],
+            Value::Error(b"ERR unknown subcommand 'SETINFO'"),
+        );
+        send(
+            &[b"LPUSH", b"ROUTER_compute", b"10.0.40.2:50000"],
+            Value::Error(b"WRONGTYPE Operation against a key holding the wrong kind of value"),
+        );
+        let redis = &collector.facts.redis;
+        assert_eq!(redis.exchanges, 9);
+        let record = |k: &str, m: &str| redis.records.get(&(k.to_string(), m.to_string()));
+        let node2 = record("ROUTER/compute/node-2", "10.0.40.3:50001").unwrap();
+        assert!(node2.registered && !node2.removed);
+        let listed = record("ROUTER/compute", "10.0.40.2:50000").unwrap();
+        assert!(!listed.registered && listed.removed);
+        assert_eq!(redis.lookups.len(), 2, "{:?}", redis.lookups);
+        let node9 = &redis.lookups["ROUTER/compute/node-9"];
+        assert_eq!((node9.asked, node9.empty), (2, 2));
+        assert_eq!(redis.lookups["ROUTER/compute"].empty, 0);
+        assert_eq!(redis.errors.len(), 1);
+        assert_eq!(redis.errors[0].command, "LPUSH ROUTER_compute");
+        // A refused registration registered nothing.
+        assert!(record("ROUTER_compute", "10.0.40.2:50000").is_none());
+        assert!(redis.errors[0].error.starts_with("WRONGTYPE"));
     }
 
     #[test]

@@ -276,6 +276,9 @@ pub trait OsloSink {
     fn zmtp(&mut self, conn: &Connection, event: &ZmtpEvent<'_>, rpc: Option<&Rpc>);
     fn rpc(&mut self, event: &RpcEvent);
     fn retired(&mut self, _conn: &Connection, _summary: &ConnSummary) {}
+    /// A redis exchange (the name service), after the oslo layer learned
+    /// from it.
+    fn redis(&mut self, _exchange: &crate::redis::Exchange<'_>) {}
 }
 
 #[derive(Clone, Debug)]
@@ -789,9 +792,10 @@ impl<S: OsloSink> OsloDecoder<S> {
 }
 
 /// The name service's traffic, from the redis layer beside ZMTP.
-impl<S> crate::redis::RedisSink for OsloDecoder<S> {
+impl<S: OsloSink> crate::redis::RedisSink for OsloDecoder<S> {
     fn exchange(&mut self, exchange: &crate::redis::Exchange<'_>) {
         self.names.exchange(exchange, &mut self.counters.names);
+        self.sink.redis(exchange);
     }
 }
 

@@ -215,6 +215,11 @@ fn bare(name: &str) -> ServiceName {
     }
 }
 
+/// Whether a name-service key names listeners (`host:port` members).
+pub fn is_listener_key(key: &[u8]) -> bool {
+    router_key(key).is_some()
+}
+
 /// The topic part of a ROUTER key, and how it names a server.
 fn router_key(key: &[u8]) -> Option<(Scheme, String)> {
     let key = std::str::from_utf8(key).ok()?;
@@ -244,7 +249,7 @@ fn router_key(key: &[u8]) -> Option<(Scheme, String)> {
 }
 
 /// `host:port`, `[v6]:port` or `v6:port`.
-fn host_port(member: &[u8]) -> Option<(&str, u16)> {
+pub fn host_port(member: &[u8]) -> Option<(&str, u16)> {
     let member = std::str::from_utf8(member).ok()?;
     let (host, port) = member.rsplit_once(':')?;
     let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
