@@ -618,7 +618,8 @@ fn run_decode(
             engine,
             source,
             oslo,
-            StatsReport::new(stdout_sink(), format, precision),
+            StatsReport::new(stdout_sink(), format, precision)
+                .with_display_filter(output.display_filter()),
         ),
     }
 }

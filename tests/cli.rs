@@ -518,6 +518,58 @@ fn stats_lists_connections_and_socket_types() {
 }
 
 #[test]
+fn stats_tally_only_what_the_display_filters_show() {
+    let capture = format!(
+        "{}/captures/oslo/new_rocky_direct_msgpack.pcap",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let stats = |filter: &[&str]| {
+        let mut args = vec!["stats", "-r", &capture, "-o", "jsonl"];
+        args.extend_from_slice(filter);
+        let o = zmqtrace(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        jsonl(&o)
+    };
+    let all = stats(&[]);
+    let sum = |lines: &[serde_json::Value], event: &str, key: &str| -> u64 {
+        events(lines, event)
+            .iter()
+            .map(|e| e[key].as_u64().unwrap())
+            .sum()
+    };
+    // By topic: the notifications' rows, talkers and connections only.
+    let notifications = stats(&["--topic", "notifications.*"]);
+    let topics = events(&notifications, "topic_stats");
+    assert_eq!(topics.len(), 3);
+    assert!(topics
+        .iter()
+        .all(|t| t["topic"].as_str().unwrap().starts_with("notifications.")));
+    assert_eq!(sum(&notifications, "talker", "messages"), 3);
+    assert_eq!(events(&notifications, "connection").len(), 2);
+    assert!(events(&all, "connection").len() > 2);
+    // By method, with calls and their latency.
+    let pings = stats(&["--method", "ping"]);
+    let rows = events(&pings, "topic_stats");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["method"], "ping");
+    let all_ping = events(&all, "topic_stats")
+        .into_iter()
+        .find(|t| t["method"] == "ping")
+        .unwrap();
+    assert_eq!(rows[0], all_ping);
+    // By host: what travels to or from it.
+    let node2 = stats(&["--host", "127.0.11.3"]);
+    assert!(events(&node2, "connection")
+        .iter()
+        .all(|c| c["dst"].as_str().unwrap().starts_with("127.0.11.3:")));
+    assert!(sum(&node2, "topic_stats", "messages") < sum(&all, "topic_stats", "messages"));
+    // The summary counts everything decoded, filtered or not.
+    for filtered in [&notifications, &pings, &node2] {
+        assert_eq!(filtered.last().unwrap(), all.last().unwrap());
+    }
+}
+
+#[test]
 fn http_and_random_bytes_on_an_rpc_port_are_not_decoded() {
     let http = conversation(
         9501,

@@ -117,6 +117,9 @@ pub struct StatsReport<W: Write> {
     talkers: FastMap<IpAddr, Talker>,
     first_ts: Option<Timestamp>,
     last_ts: Timestamp,
+    display: super::DisplayFilter,
+    /// Live connections that carried a message the display filter shows.
+    shown_conns: FastMap<u64, ()>,
 }
 
 impl<W: Write> StatsReport<W> {
@@ -135,7 +138,18 @@ impl<W: Write> StatsReport<W> {
             talkers: FastMap::default(),
             first_ts: None,
             last_ts: Timestamp::ZERO,
+            display: super::DisplayFilter::default(),
+            shown_conns: FastMap::default(),
         }
+    }
+
+    /// Tally only what the display filter shows: topic rows, talkers and
+    /// socket types of the messages (and calls, timeouts) it lets through,
+    /// and the connections that carried one (their rows keep all their
+    /// counts). The summary still counts everything decoded.
+    pub fn with_display_filter(mut self, display: super::DisplayFilter) -> Self {
+        self.display = display;
+        self
     }
 
     pub fn sink_mut(&mut self) -> &mut Sink<W> {
@@ -443,12 +457,20 @@ impl<W: Write> OsloSink for StatsReport<W> {
                 let t = &mut tally[m.dir.index()];
                 t.messages += 1;
                 t.bytes += m.bytes();
+                // Rates are over the whole capture, filtered or not.
+                self.first_ts.get_or_insert(m.ts);
+                self.last_ts = self.last_ts.max(m.ts);
+                if !self.display.is_empty() {
+                    let (src, dst) = conn.endpoints(m.dir);
+                    if !self.display.shows_message(src, dst, rpc) {
+                        return;
+                    }
+                    self.shown_conns.insert(conn.id, ());
+                }
                 if let Some(socket) = self.socket(m.socket_type.unwrap_or("unknown")) {
                     socket.messages += 1;
                     socket.bytes += m.bytes();
                 }
-                self.first_ts.get_or_insert(m.ts);
-                self.last_ts = self.last_ts.max(m.ts);
                 // A copy one hop further is the same message: counted once.
                 if let Some(rpc) = rpc.filter(|r| !r.forwarded) {
                     let bytes = m.bytes();
@@ -472,6 +494,9 @@ impl<W: Write> OsloSink for StatsReport<W> {
     }
 
     fn rpc(&mut self, event: &RpcEvent) {
+        if !self.display.shows_rpc(event) {
+            return;
+        }
         // Grouped as their messages are: direct mode's unknown topic by
         // the server's endpoint.
         match event {
@@ -496,8 +521,21 @@ impl<W: Write> OsloSink for StatsReport<W> {
     fn retired(&mut self, conn: &Connection, summary: &ConnSummary) {
         self.counts.connection(summary);
         let dirs = self.live.remove(&conn.id).unwrap_or_default();
+        let carried_shown = self.shown_conns.remove(&conn.id).is_some();
         if !summary.decoded {
             return;
+        }
+        if !self.display.is_empty() {
+            let (client, server) = conn.endpoints(Direction::ClientToServer);
+            let by_content = self.display.topic.is_some() || self.display.method.is_some();
+            let shown = if by_content {
+                carried_shown
+            } else {
+                self.display.shows_connection_event(client, server)
+            };
+            if !shown {
+                return;
+            }
         }
         let version = summary.version[0]
             .max(summary.version[1])
