@@ -23,8 +23,12 @@ fn doctor(scenario: &str, extra: &[&str]) -> Output {
 
 /// doctor on a fixture directory: each node's directory and the capture.
 fn doctor_at(dir: &std::path::Path, extra: &[&str]) -> Output {
+    doctor_nodes(dir, &NODES, extra)
+}
+
+fn doctor_nodes(dir: &std::path::Path, nodes: &[&str], extra: &[&str]) -> Output {
     let mut args: Vec<String> = vec!["doctor".into()];
-    for n in NODES {
+    for n in nodes {
         args.push("--node".into());
         args.push(format!("{n}={}", dir.join(n).display()));
     }
@@ -503,5 +507,68 @@ fn a_capture_that_cannot_be_read_is_one_sentence_and_status_1() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains(says), "{err}");
+    }
+}
+
+/// The new driver (oslo.messaging 8.1.4, captures/tools/record_doctor_redis.py):
+/// node-2's server was killed after it registered in redis, so the client
+/// is still handed its `ip:port` and every connection there is refused.
+fn redis_scenario(scenario: &str) -> Vec<Value> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(FIX)
+        .join(format!("capture_{scenario}"));
+    findings(&doctor_nodes(
+        &dir,
+        &["controller", "node-1", "node-2"],
+        &[],
+    ))
+}
+
+#[test]
+fn a_dead_service_left_in_redis_is_named_with_its_record() {
+    let all = redis_scenario("redis_stale");
+    let truth = events("redis_stale")
+        .into_iter()
+        .find(|e| e["ev"] == "stale_record")
+        .expect("the stale record's truth");
+    let member = text(&truth, "member");
+    let dead = one(&all, "redis-dead-listener");
+    assert_eq!(dead["severity"], "error");
+    let title = text(dead, "title");
+    assert!(title.contains(&member), "{title}");
+    assert!(title.contains("ROUTER/compute/node-2"), "{title}");
+    assert!(
+        text(dead, "fix").contains(&format!(" {member}")),
+        "{dead:#}"
+    );
+    assert_eq!(dead["node"], "node-2");
+    // Evidence: the lookup that handed it out, a refused connection to it.
+    let evidence = capture_evidence(dead);
+    assert!(
+        evidence.iter().any(|e| text(e, "conn").ends_with(":6379")),
+        "{dead:#}"
+    );
+    assert!(
+        evidence
+            .iter()
+            .any(|e| text(e, "conn").ends_with(&format!(">{member}"))),
+        "{dead:#}"
+    );
+    // Not blamed on a missing zmq-receiver, and new-driver nodes may name
+    // their server and their address differently.
+    assert!(
+        all.iter().all(|f| f["id"] != "capture-connection-refused"),
+        "{all:#?}"
+    );
+    assert!(all.iter().all(|f| f["id"] != "host-mismatch"), "{all:#?}");
+    // The driver's own (misleading) log line is still reported.
+    one(&all, "matchmaker-no-records");
+}
+
+#[test]
+fn the_same_run_without_the_kill_is_clean() {
+    let all = redis_scenario("redis_clean");
+    for f in &all {
+        assert_eq!(f["severity"], "info", "{f:#}");
     }
 }

@@ -1054,9 +1054,11 @@ fn identity(c: &Cluster<'_>, out: &mut Findings) {
     let multi = c.multi_node();
     for (n, s) in c.zmq_services() {
         let path = s.path();
-        // host vs rpc_zmq_host (FM09).
-        match (s.host, s.rpc_zmq_host) {
-            (Some(h), Some(z)) if h.value.trim() != z.value.trim() => {
+        // host vs rpc_zmq_host (FM09): the legacy driver's queues are named
+        // by both; the new driver registers `<topic>/<host>` with the
+        // address `rpc_zmq_host:port`, so they may differ.
+        match (s.is_legacy(), s.host, s.rpc_zmq_host) {
+            (true, Some(h), Some(z)) if h.value.trim() != z.value.trim() => {
                 out.push(
                     Finding::new(
                         "host-mismatch",
@@ -1087,7 +1089,7 @@ fn identity(c: &Cluster<'_>, out: &mut Findings) {
                     .refs(&["FM09", "DOC-C05"]),
                 );
             }
-            (Some(h), None) if !s.cfg.service.contains("receiver") => {
+            (true, Some(h), None) if !s.cfg.service.contains("receiver") => {
                 out.push(
                     Finding::new(
                         "host-mismatch",
@@ -2636,7 +2638,7 @@ fn one_log(c: &Cluster<'_>, n: &NodeView<'_>, log: &LogFile, out: &mut Findings)
                 Error,
                 format!("{}: the new driver's matchmaker has no host for {target}; {} dropped", log.path, count(recs.len() as u64, "message", "messages")),
             )
-            .fix("check that the server of the target runs and registers in Redis (redis-cli SMEMBERS ROUTER/<topic>), that every node uses the same Redis (transport_url), and zmq_target_update < zmq_target_expire")
+            .fix("check that the server of the target runs and registers in Redis (redis-cli SMEMBERS ROUTER/<topic>), that every node uses the same Redis (transport_url), and zmq_target_update < zmq_target_expire. The driver says the same when Redis has the record but no connection to its address completes (a service that died without unregistering): a capture shows which (redis-dead-listener)")
             .refs(&["FM23", "DOC-L11"]),
             ("redis-down", _) => Finding::new(
                 "redis-unreachable",
