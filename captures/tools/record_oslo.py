@@ -31,6 +31,18 @@ Scenarios (see captures/oslo/README.md, "More real runs"):
   new_om30x_req_pickle           3.0.0 (early G1, = 2.9.0's driver): the
                                  same without ACKs; REQ identity uuid1,
                                  reply dict with type and id (None)
+  new_om30x_broker_pickle        3.0.0 with its default zmq_use_broker =
+                                 true: client -> local
+                                 oslo-messaging-zmq-broker over ipc (not
+                                 captured), broker DEALER -> server ROUTER
+                                 over TCP: b'' | pickle(envelope dict) |
+                                 pickle(request); replies b'' | 'reply' |
+                                 proxy_reply_id | b'' | pickle(dict)
+  new_om540_proxy_pickle         5.4.0 (G2) with its defaults
+                                 use_router_proxy = use_pub_sub = true: the
+                                 real oslo-messaging-zmq-proxy, '' | type |
+                                 routing key | message id | pickle(context)
+                                 | pickle(message), PUB/SUB
   legacy_om110_ring_per_message  1.10.0 legacy impl_zmq: one PUSH
                                  connection per message, MatchMakerRing, a
                                  real zmq-receiver per host on :9501
@@ -173,6 +185,19 @@ SCENARIOS = {
         # zmq_use_broker = false.
         'oslo_messaging': '3.0.0', 'generation': 'G1', 'early': True,
         'net': '127.0.18', 'serialization': 'pickle',
+    },
+    'new_om30x_broker_pickle': {
+        # Early G1 (3.0.0) with its default zmq_use_broker = true: the
+        # client talks to a local oslo-messaging-zmq-broker over ipc (not
+        # captured); the broker's DEALERs forward to the servers' ROUTERs.
+        'oslo_messaging': '3.0.0', 'generation': 'G1', 'early': True,
+        'broker': True, 'net': '127.0.19', 'serialization': 'pickle',
+    },
+    'new_om540_proxy_pickle': {
+        # G2 (5.4.0) with its defaults use_router_proxy = use_pub_sub =
+        # true: everything through the real oslo-messaging-zmq-proxy.
+        'oslo_messaging': '5.4.0', 'generation': 'G2', 'net': '127.0.20',
+        'serialization': 'pickle', 'proxy': True, 'redis': '127.0.20.5',
     },
     'legacy_om110_ring_per_message': {
         'oslo_messaging': '1.10.0', 'legacy': True, 'net': '127.0.13',
@@ -326,6 +351,12 @@ def instrument(log, src_ip, sc=None):
 
     if sc is not None and sc.get('early'):      # 2.7.0, 3.0.0 (early G1)
         instrument_early(log, watch, sid_of, src_ip)
+        if sc.get('broker'):                    # 3.0.0 through the broker
+            instrument_om30_broker(log, sid_of)
+        return
+    if sc is not None and sc.get('proxy') and \
+            sc.get('generation') == 'G2':       # 5.4.0 through the proxy
+        instrument_g2_proxy(log, watch, sid_of)
         return
     if not hasattr(zmq_socket.ZmqSocket, 'send_dumped'):    # pickles
         import importlib.util
@@ -998,9 +1029,14 @@ def instrument_early(log, watch, sid_of, src_ip):
         req = getattr(self, 'request', None)
         mid = req.message_id if req is not None else \
             got[(sock._zt_addr, self.reply_id)]
+        # (3.0.0 through the broker: the id the broker put in the
+        # envelope, sent back as a frame and as the dict's 'id'.)
+        extra = {}
+        if getattr(req, 'proxy_reply_id', None):
+            extra['proxy_reply_id'] = ident_str(req.proxy_reply_id)
         server_send(sock, 'REPLY', mid, self.reply_id, n0, t0,
                     g1_msg_type='reply', failure=failure is not None,
-                    log_failure=log_failure)
+                    log_failure=log_failure, **extra)
         return r
     im.ZmqIncomingRequest.reply = reply
 
@@ -1014,6 +1050,405 @@ def instrument_early(log, watch, sid_of, src_ip):
         server_send(sock, 'ACK', self.msg_id, self.reply_id, n0, t0)
         return r
     rc.RouterIncomingMessage.acknowledge = acknowledge
+
+
+def _env_fields(env):
+    """3.0.0's envelope dict (client -> broker -> server), as logged."""
+    t = env.get('target')
+    rec = {'keys': sorted(env), 'msg_type': env.get('msg_type'),
+           'message_id': _s(env.get('message_id')),
+           'topic': t.topic if t is not None else None,
+           'server': t.server if t is not None else None,
+           'fanout': bool(t.fanout) if t is not None else None}
+    if 'timeout' in env:
+        rec['timeout'] = env['timeout']
+    if 'reply_id' in env:
+        rec['reply_id'] = ident_str(env['reply_id'])
+    return rec
+
+
+def instrument_om30_broker(log, sid_of):
+    """3.0.0 with zmq_use_broker = true (on top of instrument_early).
+
+    Client: calls go on a new REQ socket per call to the local broker
+    (ipc://<ipc dir>/zmq-broker): ReqPublisherLight._send_request sends
+    pickle(envelope dict) (SNDMORE), pickle(CallRequest) (REQ adds b'');
+    casts, fanouts and notifications go on DealerPublisherLight's DEALER
+    (ipc): b'' | pickle(envelope) | pickle(request).  Both bodies are
+    re-implemented here with `t` taken before the last frame (ipc: not on
+    the wire).  Broker (UniversalQueueProxy, native threads): its receipt
+    (_receive_in_request: the envelope, with reply_id = the REQ's identity
+    for CALLs), its TCP sends (DealerPublisherProxy._send_request,
+    re-implemented with `t` just before the last frame, the request's
+    pickle as the client sent it) and the replies it hands back to its
+    ipc ROUTER (_redirect_reply).  Servers: RouterConsumerBroker reads
+    the envelope (logged with proxy_reply_id); replies are logged by
+    instrument_early's ZmqIncomingRequest.reply wrapper."""
+    import pickle
+    from oslo_messaging._drivers.zmq_driver import zmq_socket
+    from oslo_messaging._drivers.zmq_driver.broker import zmq_broker
+    from oslo_messaging._drivers.zmq_driver.broker import \
+        zmq_queue_proxy as qp
+    from oslo_messaging._drivers.zmq_driver.client.publishers import \
+        zmq_dealer_publisher as dp
+    from oslo_messaging._drivers.zmq_driver.client.publishers import \
+        zmq_req_publisher as rq
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_router_consumer as rc
+    import oslo_messaging
+    zmq = zmq_socket.zmq            # eventlet.green.zmq, as the driver's
+    Green = zmq.Socket
+
+    def fields(ref, request):
+        rec = pickled_request_fields(ref, request,
+                                     G1_TYPES[request.msg_type], sid_of)
+        rec['g1_msg_type'] = request.msg_type
+        rec['zmq_identity'] = ident_str(ref.handle.identity)
+        rec['pickle_keys'] = sorted(request.__dict__)
+        return rec
+
+    # ---- client -> broker (ipc) -----------------------------------------
+    def req_light_send(self, socket, request):
+        # ReqPublisherLight._send_request's own body (less its LOG line).
+        ref = socket.__dict__.get('_zt_ipc_ref')
+        if ref is None:
+            ref = _ReqRef(socket)
+            ref.connections.add(request.host)
+            socket.__dict__['_zt_ipc_ref'] = ref
+        envelope = request.create_envelope()
+        socket.send_pyobj(envelope, zmq.SNDMORE)
+        t = now()
+        socket.send_pyobj(request)
+        tr = now()
+        log(t=t, t_returned=tr, t_logged=now(), ipc_hop='client->broker',
+            envelope=_env_fields(envelope),
+            **dict(fields(ref, request), ev='send_ipc'))
+    rq.ReqPublisherLight._send_request = req_light_send
+
+    orig_receive_reply = rq.ReqPublisher.__dict__['_receive_reply'].__func__
+
+    def receive_reply(socket, request):
+        ref = socket.__dict__.get('_zt_ipc_ref')
+        sid = sid_of(ref) if ref is not None else None
+        try:
+            r = orig_receive_reply(socket, request)
+        except oslo_messaging.MessagingTimeout:
+            log(ev='call_timeout', sid=sid,
+                message_id=_s(request.message_id))
+            raise
+        except Exception:
+            log(ev='recv_reply', sid=sid, message_id=_s(request.message_id),
+                failure=True)
+            raise
+        log(ev='recv_reply', sid=sid, message_id=_s(request.message_id),
+            failure=False)
+        return r
+    rq.ReqPublisher._receive_reply = staticmethod(receive_reply)
+
+    orig_gclose = Green.close
+
+    def g_close(self, *args, **kwargs):
+        ref = self.__dict__.get('_zt_ipc_ref')
+        r = orig_gclose(self, *args, **kwargs)
+        if ref is not None and not ref.__dict__.get('_zt_closed'):
+            ref._zt_closed = True
+            log(ev='req_close', sid=sid_of(ref))
+        return r
+    Green.close = g_close
+
+    orig_light = dp.DealerPublisherLight.send_request
+
+    def light_send(self, request):
+        if request.msg_type == 'call':
+            return orig_light(self, request)     # raises, as shipped
+        # DealerPublisherLight.send_request's own body.
+        ref = self.__dict__.get('_zt_ipc_ref')
+        if ref is None:
+            ref = _ReqRef(self.socket)
+            ref.type_name = lambda: 'DEALER'
+            ref.connections.add(_s(self.socket.getsockopt(
+                zmq.LAST_ENDPOINT)))
+            self._zt_ipc_ref = ref
+        envelope = request.create_envelope()
+        self.socket.send(b'', zmq.SNDMORE)
+        self.socket.send_pyobj(envelope, zmq.SNDMORE)
+        t = now()
+        self.socket.send_pyobj(request)
+        tr = now()
+        log(t=t, t_returned=tr, t_logged=now(), ipc_hop='client->broker',
+            envelope=_env_fields(envelope),
+            **dict(fields(ref, request), ev='send_ipc'))
+    dp.DealerPublisherLight.send_request = light_send
+
+    # ---- broker -----------------------------------------------------------
+    orig_start = zmq_broker.ZmqBroker.start
+
+    def broker_start(self):
+        r = orig_start(self)
+        log(ev='ready', address=self.proxies[0].router_socket.getsockopt(
+            zmq.LAST_ENDPOINT).decode())
+        return r
+    zmq_broker.ZmqBroker.start = broker_start
+
+    orig_rin = qp.UniversalQueueProxy._receive_in_request
+
+    def receive_in(self, socket):
+        payload = orig_rin(self, socket)
+        env = payload[0]
+        log(ev='broker_recv', msg_type=G1_TYPES[env['msg_type']],
+            message_id=_s(env['message_id']), envelope=_env_fields(env),
+            body_frames=len(payload) - 1)
+        return payload
+    qp.UniversalQueueProxy._receive_in_request = receive_in
+
+    def proxy_send(self, socket, multipart_message):
+        # DealerPublisherProxy._send_request's own body.
+        env = multipart_message[0]
+        socket.send(b'', zmq.SNDMORE)
+        socket.send_pyobj(env, zmq.SNDMORE)
+        t = now()
+        socket.send(multipart_message[1])
+        tr = now()
+        log(t=t, t_returned=tr, t_logged=now(), ev='send',
+            msg_type=G1_TYPES[env['msg_type']],
+            g1_msg_type=env['msg_type'], message_id=_s(env['message_id']),
+            socket_type=socket.type_name(), sid=sid_of(socket),
+            zmq_identity=ident_str(socket.handle.identity),
+            connections=sorted(socket.connections),
+            envelope=_env_fields(env),
+            envelope_pickle_protocol=pickle_protocol(socket),
+            body_len=len(multipart_message[1]))
+    dp.DealerPublisherProxy._send_request = proxy_send
+
+    orig_redirect = qp.UniversalQueueProxy._redirect_reply
+
+    def redirect_reply(self, reply):
+        body = pickle.loads(reply[-1]) if len(reply) >= 5 else None
+        t = now()
+        r = orig_redirect(self, reply)
+        tr = now()
+        log(t=t, t_returned=tr, ev='send_ipc', ipc_hop='broker->client',
+            msg_type='REPLY', reply_type=_s(reply[1]),
+            proxy_reply_id=ident_str(reply[2]),
+            frames_in=len(reply), frames_out=len(reply[2:]),
+            keys=sorted(body) if isinstance(body, dict) else None,
+            dict_id=ident_str(body.get('id')) if isinstance(body, dict)
+            else None,
+            failure=body.get('failure') is not None
+            if isinstance(body, dict) else None)
+        return r
+    qp.UniversalQueueProxy._redirect_reply = redirect_reply
+
+    # ---- server -----------------------------------------------------------
+    orig_rcb = rc.RouterConsumerBroker._receive_request
+
+    def rcb_receive(self, socket):
+        request, reply_id = orig_rcb(self, socket)
+        log(ev='recv_envelope', message_id=_s(request.message_id),
+            reply_id=ident_str(reply_id), addr=socket._zt_addr,
+            proxy_reply_id=ident_str(request.proxy_reply_id))
+        return request, reply_id
+    rc.RouterConsumerBroker._receive_request = rcb_receive
+
+
+def instrument_g2_proxy(log, watch, sid_of):
+    """5.4.0 (G2) through oslo-messaging-zmq-proxy (use_router_proxy =
+    use_pub_sub = true).  Every frame a process sends on a driver
+    ZmqSocket (send, send_pyobj, send_multipart) is recorded per socket;
+    the message is complete when a frame without SNDMORE is sent (`t`
+    just before that call).  Logged from those records: the client's
+    requests (CallSenderProxy._do_send_request, DealerPublisherProxy.
+    _do_send_request: b'' | type | routing key | message id |
+    pickle(context) | pickle(message)), the servers' REPLYs
+    (DealerIncomingRequest.reply: b'' | 5 | reply id | message id |
+    pickle(Response)); receipt: DealerConsumer and SubConsumer
+    receive_message (the frames they read), the client's
+    ReplyWaiterProxy.receive_method.  The proxy's forwarding is logged
+    by run_proxy."""
+    from oslo_messaging._drivers.zmq_driver import zmq_socket
+    from oslo_messaging._drivers.zmq_driver.client.publishers.dealer \
+        import zmq_dealer_publisher_proxy as dpp
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_consumer_base as cb
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_dealer_consumer as dc
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_sub_consumer as subc
+    zmq = zmq_socket.zmq
+
+    def sends_of(sock):
+        return sock.__dict__.setdefault('_zt_sends', [])
+
+    def flags_of(args, kwargs, i):
+        return args[i] if len(args) > i else kwargs.get('flags', 0)
+
+    def frame(x):
+        return _s(bytes(x)) if isinstance(x, (bytes, bytearray)) else x
+
+    def finish(sock, call, part, more, *args, **kwargs):
+        parts = sock.__dict__.setdefault('_zt_parts', [])
+        parts.extend(part)
+        if more:
+            return call(*args, **kwargs)
+        t = now()
+        r = call(*args, **kwargs)
+        sends_of(sock).append((t, now(), sock.__dict__.pop('_zt_parts')))
+        return r
+
+    def send(self, *args, **kwargs):
+        return finish(self, self.handle.send, [frame(args[0])],
+                      flags_of(args, kwargs, 1) & zmq.SNDMORE,
+                      *args, **kwargs)
+    zmq_socket.ZmqSocket.send = send
+
+    def send_pyobj(self, *args, **kwargs):
+        obj = args[0]
+        return finish(self, self.handle.send_pyobj, [{
+            'pickle_class': '%s.%s' % (type(obj).__module__,
+                                       type(obj).__name__),
+            'pickle_protocol': pickle_protocol(self)}],
+            flags_of(args, kwargs, 1) & zmq.SNDMORE, *args, **kwargs)
+    zmq_socket.ZmqSocket.send_pyobj = send_pyobj
+
+    def send_multipart(self, *args, **kwargs):
+        return finish(self, self.handle.send_multipart,
+                      [frame(f) for f in args[0]],
+                      flags_of(args, kwargs, 1) & zmq.SNDMORE,
+                      *args, **kwargs)
+    zmq_socket.ZmqSocket.send_multipart = send_multipart
+
+    def recv(self, *args, **kwargs):
+        r = self.handle.recv(*args, **kwargs)
+        self.__dict__.setdefault('_zt_rx', []).append(r)
+        return r
+    zmq_socket.ZmqSocket.recv = recv
+
+    def recv_pyobj(self, *args, **kwargs):
+        r = self.handle.recv_pyobj(*args, **kwargs)
+        self.__dict__.setdefault('_zt_rx', []).append(r)
+        return r
+    zmq_socket.ZmqSocket.recv_pyobj = recv_pyobj
+
+    log_binds(log, watch, sid_of)
+
+    orig_tu = cb.TargetUpdater.__init__
+
+    def tu_init(self, conf, matchmaker, target, host, socket_type):
+        orig_tu(self, conf, matchmaker, target, host, socket_type)
+        log(ev='listen', host=_s(host), topic=target.topic,
+            server=target.server,
+            listener_type={zmq.ROUTER: 'ROUTER', zmq.DEALER: 'DEALER'}.get(
+                socket_type, str(socket_type)))
+    cb.TargetUpdater.__init__ = tu_init
+
+    def log_request(socket, request, n0, t0):
+        t, tr, frames = sends_of(socket)[n0]
+        rec = request_fields(socket, request,
+                             TYPE_NAMES[int(request.msg_type)])
+        rec.update(t=t, t_before=t0, t_returned=tr, t_logged=now(),
+                   routing_key=frames[2], frames=frames,
+                   sid=sid_of(socket), pickle_protocol=frames[-1][
+                       'pickle_protocol'])
+        if request.msg_type == 1:
+            rec['timeout'] = request.timeout
+        log(**rec)
+
+    orig_cs = dpp.CallSenderProxy._do_send_request
+
+    def cs_send(self, socket, request):
+        n0, t0 = len(sends_of(socket)), now()
+        r = orig_cs(self, socket, request)
+        log_request(socket, request, n0, t0)
+        return r
+    dpp.CallSenderProxy._do_send_request = cs_send
+
+    orig_dp = dpp.DealerPublisherProxy._do_send_request
+
+    def dp_send(self, request, routing_key):
+        n0, t0 = len(sends_of(self.socket)), now()
+        r = orig_dp(self, request, routing_key)
+        log_request(self.socket, request, n0, t0)
+        return r
+    dpp.DealerPublisherProxy._do_send_request = dp_send
+
+    orig_reply = dc.DealerIncomingRequest.reply
+
+    def reply(self, *args, **kwargs):
+        sock = self.reply_socket
+        n0, t0 = len(sends_of(sock)), now()
+        failure = kwargs.get('failure', args[1] if len(args) > 1 else None)
+        r = orig_reply(self, *args, **kwargs)
+        t, tr, frames = sends_of(sock)[n0]
+        log(t=t, t_before=t0, t_returned=tr, t_logged=now(), ev='send',
+            msg_type='REPLY', message_id=_s(self.message_id),
+            reply_id=_s(self.reply_id), socket_type=sock.type_name(),
+            zmq_identity=_s(sock.handle.identity), sid=sid_of(sock),
+            failure=failure is not None, frames=frames,
+            pickle_class=frames[-1]['pickle_class'],
+            pickle_protocol=frames[-1]['pickle_protocol'])
+        return r
+    dc.DealerIncomingRequest.reply = reply
+
+    def method_of(message):
+        message = message if isinstance(message, dict) else {}
+        return message.get('method') or message.get('event_type')
+
+    orig_drm = dc.DealerConsumer.receive_message
+
+    def dealer_receive(self, socket):
+        socket._zt_rx = []
+        r = orig_drm(self, socket)
+        rx = socket._zt_rx
+        if len(rx) == 6:
+            log(ev='recv', via='DEALER', reply_id=_s(rx[1]),
+                msg_type=TYPE_NAMES[int(rx[2])], message_id=_s(rx[3]),
+                zmq_identity=_s(socket.handle.identity),
+                method=method_of(rx[5]))
+        else:
+            log(ev='recv_bad', via='DEALER', n=len(rx))
+        return r
+    dc.DealerConsumer.receive_message = dealer_receive
+
+    orig_srm = subc.SubConsumer.receive_message
+
+    def sub_receive(self, socket):
+        socket._zt_rx = []
+        r = orig_srm(self, socket)
+        rx = socket._zt_rx
+        if len(rx) == 4:
+            log(ev='recv', via='SUB', topic_filter=_s(rx[0]),
+                id_frame=_s(rx[1]), zmq_identity=_s(socket.handle.identity),
+                method=method_of(rx[3]))
+        else:
+            log(ev='recv_bad', via='SUB', n=len(rx))
+        return r
+    subc.SubConsumer.receive_message = sub_receive
+
+    def setsockopt(self, *args, **kwargs):
+        if args and args[0] == zmq.SUBSCRIBE:
+            log(ev='subscribe_opt', zmq_identity=_s(self.handle.identity),
+                sid=sid_of(self), filter=_s(args[1]))
+        return self.handle.setsockopt(*args, **kwargs)
+    zmq_socket.ZmqSocket.setsockopt = setsockopt
+
+    orig_subscribe = subc.SubConsumer._subscribe_on_target
+
+    def subscribe(self, target):
+        r = orig_subscribe(self, target)
+        log(ev='subscribe', zmq_identity=_s(self.socket.handle.identity),
+            sid=sid_of(self.socket), topic=target.topic,
+            server=target.server)
+        return r
+    subc.SubConsumer._subscribe_on_target = subscribe
+
+    orig_rm = dpp.ReplyWaiterProxy.receive_method
+
+    def receive_method(self, socket):
+        reply = orig_rm(self, socket)
+        log(ev='recv_reply', message_id=_s(reply.message_id),
+            sid=sid_of(socket), failure=reply.failure is not None)
+        return reply
+    dpp.ReplyWaiterProxy.receive_method = receive_method
 
 
 def redis_host(sc):
@@ -1035,11 +1470,28 @@ def role_conf(work, sc, host, name):
                 'rpc_response_timeout = 10\n'
                 'rpc_zmq_host = %s\n'
                 'rpc_zmq_bind_address = %s\n'
-                'zmq_use_broker = false\n'
+                '%s'
                 'rpc_zmq_ipc_dir = %s\n'
                 '[matchmaker_redis]\n'
                 'host = %s\n'
-                'port = 6379\n' % (host, host, work, redis_ip))
+                'port = 6379\n' % (
+                    host, host,
+                    # new_om30x_broker_pickle: the default (true).
+                    '' if sc.get('broker') else 'zmq_use_broker = false\n',
+                    work, redis_ip))
+    elif sc.get('generation') == 'G2' and sc.get('proxy'):
+        # 5.4.0 through the proxy: its defaults (use_pub_sub =
+        # use_router_proxy = true) left alone.  The proxy reads
+        # rpc_zmq_host/rpc_zmq_bind_address for its sockets.
+        text = ('[DEFAULT]\n'
+                'transport_url = zmq+redis://%s:6379/\n'
+                'rpc_response_timeout = 10\n'
+                'rpc_zmq_host = %s\n'
+                'rpc_zmq_bind_address = %s\n'
+                'rpc_zmq_ipc_dir = %s\n'
+                '[matchmaker_redis]\n'
+                'host = %s\n'
+                'port = 6379\n' % (redis_ip, host, host, work, redis_ip))
     elif sc.get('generation') in ('G1', 'G2'):
         # 4.6.x and 5.0-5.4 register their zmq options in [DEFAULT];
         # Mitaka's default use_pub_sub = true sends fanout/notify to a
@@ -1081,7 +1533,7 @@ def role_conf(work, sc, host, name):
                    proxy, work, redis_ip, host))
     with open(path, 'w') as f:
         f.write(text)
-    if name == 'zmq-proxy':
+    if name in ('zmq-proxy', 'zmq-broker'):
         return path
     from oslo_config import cfg
     conf = cfg.ConfigOpts()
@@ -1193,23 +1645,35 @@ def run_proxy(args, sc):
                    'zmq-proxy')
     host = sc['net'] + '.4'
     path = role_conf(args.work, sc, host, 'zmq-proxy')
-    instrument(log, None)
-    from oslo_messaging._drivers.zmq_driver.proxy import zmq_queue_proxy as qp
-    from oslo_messaging._drivers.zmq_driver.proxy import \
-        zmq_publisher_proxy as pp
+    g2 = sc.get('generation') == 'G2'
+    instrument(log, None, sc if g2 else None)
+    if g2:      # 5.4.0: broker/zmq_queue_proxy, PubPublisherProxy
+        from oslo_messaging._drivers.zmq_driver.broker import \
+            zmq_queue_proxy as qp
+        from oslo_messaging._drivers.zmq_driver.client.publishers import \
+            zmq_pub_publisher
+        pp = argparse.Namespace(
+            PublisherProxy=zmq_pub_publisher.PubPublisherProxy)
+    else:
+        from oslo_messaging._drivers.zmq_driver.proxy import \
+            zmq_queue_proxy as qp
+        from oslo_messaging._drivers.zmq_driver.proxy import \
+            zmq_publisher_proxy as pp
     from oslo_messaging._cmd import zmq_proxy
 
     orig_redirect = qp.UniversalQueueProxy._redirect_message
 
     def redirect(socket, multipart_message):
         msg_type, routing_key, reply_id, message_id = multipart_message[:4]
+        # (5.4.0 hands over its ZmqSocket wrapper.)
+        sock = socket if hasattr(socket, 'getsockopt') else socket.handle
         t0 = now()
         r = orig_redirect(socket, multipart_message)
         log(t=now(), t_before=t0, ev='proxy_send',
             msg_type=TYPE_NAMES[int(msg_type)],
             routing_key=_s(routing_key), reply_id=_s(reply_id),
             message_id=_s(message_id),
-            endpoint=_s(socket.getsockopt(zmq.LAST_ENDPOINT)))
+            endpoint=_s(sock.getsockopt(zmq.LAST_ENDPOINT)))
         return r
     qp.UniversalQueueProxy._redirect_message = staticmethod(redirect)
 
@@ -1241,6 +1705,39 @@ def run_proxy(args, sc):
     t.start()
     sys.argv = ['oslo-messaging-zmq-proxy', '--config-file', path]
     zmq_proxy.main()
+    log(ev='exit')
+    os._exit(0)
+
+
+def run_broker(args, sc):
+    """3.0.0's oslo-messaging-zmq-broker (_cmd/zmq_broker.main), as
+    shipped (native threads; its DealerPublisherProxy's sockets are the
+    driver's ZmqSocket on eventlet.green.zmq, not monkey-patched), on the
+    client host: ipc://<ipc dir>/zmq-broker, TCP from the client's IP."""
+    log = EventLog(os.path.join(args.work, 'zmq-broker.events.jsonl'),
+                   'zmq-broker')
+    host = sc['net'] + '.1'
+    path = role_conf(args.work, sc, host, 'zmq-broker')
+    # The monitor sockets of its green DEALERs are read from native
+    # threads in this (not monkey-patched) process: read them through a
+    # native shadow socket (instrumentation only).
+    import zmq as plainzmq
+    from eventlet.green import zmq as gzmq
+    orig_gms = gzmq.Socket.get_monitor_socket
+    keep = []
+
+    def get_monitor_socket(self, *a, **kw):
+        m = orig_gms(self, *a, **kw)
+        keep.append(m)
+        return plainzmq.Socket.shadow(m.underlying)
+    gzmq.Socket.get_monitor_socket = get_monitor_socket
+    instrument(log, host, sc)
+    from oslo_messaging._cmd import zmq_broker
+    sys.argv = ['oslo-messaging-zmq-broker', '--config-file', path]
+    try:
+        zmq_broker.main()
+    except KeyboardInterrupt:
+        pass
     log(ev='exit')
     os._exit(0)
 
@@ -1688,6 +2185,15 @@ def record(name, sc, args):
                 stderr=subprocess.STDOUT))
         wait_for(lambda: ready('node-1') and ready('node-2'), 60,
                  'servers')
+        broker = None
+        if sc.get('broker'):
+            # The client host's oslo-messaging-zmq-broker (the servers
+            # send no requests: they need none).
+            broker = spawn(role + ['--role', 'broker', '--name',
+                                   'zmq-broker'],
+                           stdout=open(os.path.join(work, 'zmq-broker.log'),
+                                       'w'), stderr=subprocess.STDOUT)
+            wait_for(lambda: ready('zmq-broker'), 30, 'broker')
         time.sleep(0.2)
         clog = open(os.path.join(work, 'client.log'), 'w')
         client = spawn(role + ['--role', 'client', '--name', 'client'],
@@ -1695,6 +2201,12 @@ def record(name, sc, args):
         if client.wait(timeout=120) != 0:
             raise SystemExit('client failed: see %s/client.log' % work)
         time.sleep(0.3)
+        if broker:
+            # Before the servers: its DEALERs would retry connecting to
+            # them (empty TCP connections, RST) while it runs.
+            broker.send_signal(signal.SIGINT)
+            broker.wait(timeout=10)
+            time.sleep(0.2)
         open(os.path.join(work, 'stop'), 'w').close()
         for p in servers:
             p.wait(timeout=30)
@@ -1715,13 +2227,20 @@ def record(name, sc, args):
     drops = [l for l in err.splitlines() if 'dropped by kernel' in l]
     if not drops or not drops[0].startswith('0 '):
         raise SystemExit('tcpdump reported drops: %r' % drops)
-    if sc.get('early'):
+    if sc.get('broker'):
+        truth = build_broker_truth(name, sc, read_events(work))
+        verify_broker(pcap_tmp, truth)
+    elif sc.get('proxy') and sc.get('generation') == 'G2':
+        truth = build_g2_proxy_truth(name, sc, read_events(work))
+        verify_g2_proxy(pcap_tmp, truth)
+    elif sc.get('early'):
         truth = build_early_truth(name, sc, read_events(work))
         verify_early(pcap_tmp, truth)
     else:
         truth = (build_proxy_truth if sc.get('proxy') else build_truth)(
             name, sc, read_events(work))
-    if sc.get('generation') in ('G1', 'G2') and not sc.get('early'):
+    if sc.get('generation') in ('G1', 'G2') and not sc.get('early') and \
+            not sc.get('proxy'):
         verify_pickled(pcap_tmp, truth)
     os.makedirs(args.out, exist_ok=True)
     shutil.copy(pcap_tmp, os.path.join(args.out, name + '.pcap'))
@@ -1931,7 +2450,7 @@ def build_legacy_truth(name, sc, evs):
     }
 
 
-def build_proxy_truth(name, sc, evs):
+def build_proxy_truth(name, sc, evs, client_idents=None):
     """Every hop through oslo-messaging-zmq-proxy: client->proxy (frontend
     ROUTER), proxy->server and server->proxy (backend ROUTER),
     proxy->client, proxy-pub->server (PUB -> SUB).  A ROUTER's peer is
@@ -2000,7 +2519,10 @@ def build_proxy_truth(name, sc, evs):
             messages.append(described(m, e['message_id']))
         elif e['ev'] == 'proxy_send':
             ep = e['endpoint'][len('tcp://'):]
-            to_client = ep in frontends
+            # (5.4.0: clients and servers share the proxy's frontend
+            # ROUTER; its routing key names the peer.)
+            to_client = ep in frontends if client_idents is None else \
+                e['routing_key'] in client_idents
             peer, local = one(e['routing_key'], ep)
             m = {'t': round(e['t'], 6), 'msg_type': e['msg_type'],
                  'message_id': e['message_id'], 'process': 'zmq-proxy',
@@ -3171,6 +3693,900 @@ def verify_early(pcap, truth, dump=False):
     return deltas, lat
 
 
+def build_broker_truth(name, sc, evs):
+    """Truth for 3.0.0 through oslo-messaging-zmq-broker: `messages` are
+    the ZeroMQ messages on TCP (captured): broker->server requests and
+    server->broker REPLYs; the ipc hops (client->broker requests,
+    broker->client REPLYs; not capturable) are in `ipc_messages`; a REPLY
+    the broker hands to its ipc ROUTER after the client closed the call's
+    REQ socket is in `dropped`.  REPLYs carry no message id (null): they
+    name their CALL in reply_to, and carry proxy_reply_id (the client REQ
+    socket's identity, which the broker put in the CALL's envelope)."""
+    net = sc['net']
+    ver = sc['oslo_messaging']
+    problems = []
+    sconns, conn_ev, accepted = {}, {}, set()
+    for e in evs:
+        if e['ev'] == 'conn' and e['what'] == 'connected':
+            sconns[(e['sid'], e['peer'])] = e['local']
+            conn_ev[(e['sid'], e['peer'])] = e
+        elif e['ev'] == 'conn' and e['what'] == 'accepted':
+            accepted.add((e['peer'], e['local']))
+    endpoints, socks = {}, {}
+    for e in evs:
+        if e['ev'] == 'bind':
+            endpoints.setdefault(e['process'], []).append(e['addr'])
+            socks[e['addr']] = {'process': e['process'], 'addr': e['addr'],
+                                'socket_type': e['socket_type'],
+                                'bind_address': e['bind_address'],
+                                'registered': []}
+        elif e['ev'] == 'ready' and e['process'] == 'zmq-broker':
+            endpoints['zmq-broker'] = [e['address']]
+    for e in evs:
+        if e['ev'] == 'register':
+            for v in e['values']:
+                if v in socks and e['key'] not in socks[v]['registered']:
+                    socks[v]['registered'].append(e['key'])
+    recvs, envs = {}, {}
+    for e in evs:
+        if e['ev'] == 'recv':
+            recvs.setdefault(e['message_id'], []).append(e)
+        elif e['ev'] == 'recv_envelope':
+            envs[(e['message_id'], e['addr'])] = e
+    closed = {e['sid']: e['t'] for e in evs if e['ev'] == 'req_close'}
+    client = {}             # message id -> the client's ipc send
+    by_req_ident = {}       # REQ identity -> the client's CALL
+    ipc_messages = []
+    for e in evs:
+        if e['ev'] == 'send_ipc' and e['process'] == 'client':
+            client[e['message_id']] = e
+            if e['msg_type'] == 'CALL':
+                by_req_ident[e['zmq_identity']] = e
+            m = {'t': round(e['t'], 6), 'msg_type': e['msg_type'],
+                 'message_id': e['message_id'], 'process': 'client',
+                 'hop': 'client->broker', 'transport': 'ipc',
+                 'address': e['connections'][0],
+                 'socket_type': e['socket_type'],
+                 'zmq_identity': e['zmq_identity'],
+                 'client_socket': e['sid'], 'topic': e['topic'],
+                 'server': e['server'], 'fanout': e['fanout'],
+                 'method': e['method'], 'envelope': e['envelope'],
+                 'frames': ("pickle(envelope) | pickle(%s) (REQ adds b'')"
+                            if e['socket_type'] == 'REQ' else
+                            "b'' | pickle(envelope) | pickle(%s)") %
+                 e['pickle_class'].rsplit('.', 1)[1]}
+            for k in ('event_type', 'payload_message_id', 'priority',
+                      'g1_msg_type', 'pickle_class', 'pickle_keys',
+                      'pickle_protocol', 'timeout', 'notification_version'):
+                if k in e:
+                    m[k] = e[k]
+            ipc_messages.append(m)
+    brecv = {}
+    for e in evs:
+        if e['ev'] == 'broker_recv':
+            brecv.setdefault(e['message_id'], []).append(e)
+    for mid in client:
+        if mid not in brecv:
+            problems.append('broker never received %s' % mid)
+    lb = lb_destinations(evs)
+    messages, requests = [], {}
+    for e in evs:
+        if e['ev'] != 'send' or e['process'] != 'zmq-broker':
+            continue
+        c = client.get(e['message_id'])
+        got = [r for r in recvs.get(e['message_id'], [])
+               if r['addr'] == lb.get(id(e))]
+        if c is None or not got:
+            problems.append('request %s (client %s) never received by %s'
+                            % (e['message_id'], c is not None,
+                               lb.get(id(e))))
+            continue
+        r = got[0]
+        recvs[e['message_id']].remove(r)
+        m = {'t': round(e['t'], 6), 'msg_type': e['msg_type'],
+             'message_id': e['message_id'], 'process': 'zmq-broker',
+             'socket_type': e['socket_type'],
+             'zmq_identity': e['zmq_identity'], 'topic': c['topic'],
+             'server': c['server'], 'fanout': c['fanout'],
+             'method': c['method']}
+        for k in ('event_type', 'payload_message_id', 'priority'):
+            if k in c:
+                m[k] = c[k]
+        m.update(hop='broker->server', dst=r['addr'],
+                 received_by=r['process'],
+                 src=sconns.get((e['sid'], r['addr'])),
+                 client_socket=e['sid'], dst_socket_type='ROUTER',
+                 reply_id=r['reply_id'], envelope=e['envelope'],
+                 envelope_pickle_protocol=e['envelope_pickle_protocol'])
+        if e['msg_type'] == 'CALL':
+            m['proxy_reply_id'] = e['envelope']['reply_id']
+        for k in ('g1_msg_type', 'pickle_class', 'pickle_keys', 'timeout',
+                  'notification_version', 'pickle_protocol'):
+            if k in c:
+                m[k] = c[k]
+        m['body_len'] = e['body_len']
+        if m['src'] is None:
+            problems.append('no connection for %s' % e['message_id'])
+        if r['pickle_keys'] != c['pickle_keys']:
+            problems.append('%s: state sent %r, received %r' % (
+                e['message_id'], c['pickle_keys'], r['pickle_keys']))
+        env = envs.get((e['message_id'], r['addr']))
+        if env is None or env['proxy_reply_id'] != \
+                e['envelope'].get('reply_id'):
+            problems.append('%s: proxy_reply_id %r, envelope %r' % (
+                e['message_id'], env, e['envelope']))
+        if e['msg_type'] == 'CALL' and e['envelope']['reply_id'] != \
+                c['zmq_identity']:
+            problems.append('%s: envelope reply_id %s, REQ %s' % (
+                e['message_id'], e['envelope']['reply_id'],
+                c['zmq_identity']))
+        messages.append(m)
+        requests[(e['message_id'], r['addr'])] = m
+    for e in evs:
+        if e['ev'] != 'send' or e['process'] in ('client', 'zmq-broker'):
+            continue
+        req = requests.get((e['message_id'], e['addr']))
+        if req is None:
+            problems.append('%s for unknown %s' % (e['msg_type'],
+                                                   e['message_id']))
+            continue
+        if e['reply_id'] != req['reply_id'] or \
+                e.get('proxy_reply_id') != req.get('proxy_reply_id'):
+            problems.append('%s %s to %s/%s, request came as %s/%s' % (
+                e['msg_type'], e['message_id'], e['reply_id'],
+                e.get('proxy_reply_id'), req['reply_id'],
+                req.get('proxy_reply_id')))
+        m = {'t': round(e['t'], 6), 'msg_type': e['msg_type'],
+             'message_id': None, 'process': e['process'],
+             'socket_type': e['socket_type'],
+             'zmq_identity': e['zmq_identity'],
+             'reply_to': e['message_id'],
+             'proxy_reply_id': e.get('proxy_reply_id'),
+             'reply_id': e['reply_id'], 'topic': req['topic'],
+             'server': req['server'], 'method': req['method'],
+             'hop': 'server->broker', 'src': req['dst'], 'dst': req['src'],
+             'client_socket': req['client_socket'],
+             'dst_socket_type': req['socket_type']}
+        for k in ('failure', 'log_failure', 'g1_msg_type', 'pickle_class',
+                  'pickle_keys', 'pickle_protocol'):
+            if k in e:
+                m[k] = e[k]
+        messages.append(m)
+    for k, v in recvs.items():
+        if v:
+            problems.append('received but not sent: %s' % k)
+    # broker -> client (ipc): the REPLY's frames 2.. (proxy_reply_id |
+    # b'' | pickle) to the broker's ROUTER, which routes by the REQ's
+    # identity; dropped if that REQ is gone.
+    dropped = []
+    wire_reply = {m['proxy_reply_id']: m for m in messages
+                  if m['msg_type'] == 'REPLY'}
+    got_reply = {e['message_id'] for e in evs if e['ev'] == 'recv_reply'}
+    for e in evs:
+        if e['ev'] != 'send_ipc' or e['process'] != 'zmq-broker':
+            continue
+        call = by_req_ident.get(e['proxy_reply_id'])
+        w = wire_reply.get(e['proxy_reply_id'])
+        if call is None or w is None or e['dict_id'] != e['proxy_reply_id']:
+            problems.append('broker reply %r' % e)
+            continue
+        m = {'t': round(e['t'], 6), 'msg_type': 'REPLY',
+             'message_id': None, 'process': 'zmq-broker',
+             'hop': 'broker->client', 'transport': 'ipc',
+             'address': call['connections'][0], 'socket_type': 'ROUTER',
+             'reply_to': call['message_id'],
+             'proxy_reply_id': e['proxy_reply_id'],
+             'routing_id': e['proxy_reply_id'],
+             'client_socket': call['sid'], 'topic': call['topic'],
+             'server': call['server'], 'method': call['method'],
+             'failure': e['failure'], 'pickle_keys': e['keys'],
+             'frames': "b'' | pickle(dict) (the broker ROUTER's frames "
+                       "proxy_reply_id | b'' | pickle, as received from "
+                       "the server, less b'' | 'reply')"}
+        c = closed.get(call['sid'])
+        if c is not None and c < e['t']:
+            if call['message_id'] in got_reply:
+                problems.append('dropped reply %s was received' %
+                                call['message_id'])
+            m['reason'] = ('handed to the broker\'s ipc ROUTER %.3f s '
+                           'after the client closed the call\'s REQ '
+                           'socket (MessagingTimeout): no peer with that '
+                           'identity, dropped; its server->broker hop is '
+                           'on the wire' % (e['t'] - c))
+            dropped.append(m)
+        else:
+            if call['message_id'] not in got_reply:
+                problems.append('reply %s not received' %
+                                call['message_id'])
+            ipc_messages.append(m)
+    messages.sort(key=lambda m: m['t'])
+    ipc_messages.sort(key=lambda m: m['t'])
+    api = [dict(e) for e in evs if e['ev'] == 'api']
+    api.sort(key=lambda a: a['seq'])
+    call_ops = [a for a in api if a['op'] == 'call']
+    call_ipc = [m for m in ipc_messages if m['msg_type'] == 'CALL']
+    if len(call_ops) != len(call_ipc):
+        problems.append('%d call ops, %d CALL messages' % (
+            len(call_ops), len(call_ipc)))
+    calls = []
+    for ci, op in zip(call_ipc, call_ops):
+        if op['method'] != ci['method'] or not (
+                op['t'] <= ci['t'] <= op['t_done']):
+            problems.append('call op %r does not match %r' % (op, ci))
+        req = [x for x in messages if x['msg_type'] == 'CALL'
+               and x['message_id'] == ci['message_id']]
+        rep = [x for x in messages if x['msg_type'] == 'REPLY'
+               and x['reply_to'] == ci['message_id']]
+        irep = [x for x in ipc_messages if x['msg_type'] == 'REPLY'
+                and x['reply_to'] == ci['message_id']]
+        drop = [x for x in dropped if x['reply_to'] == ci['message_id']]
+        if len(req) != 1:
+            problems.append('call %s on the wire %d times' % (
+                ci['message_id'], len(req)))
+            continue
+        m = req[0]
+        calls.append({
+            'message_id': m['message_id'], 'method': m['method'],
+            'topic': m['topic'], 'server': m['server'],
+            'received_by': m['received_by'],
+            'proxy_reply_id': m['proxy_reply_id'],
+            'request_src': m['src'], 'request_dst': m['dst'],
+            'broker_socket': m['client_socket'],
+            'client_socket': ci['client_socket'],
+            'paired_by': 'TCP (broker<->server): the REPLY carries no '
+                         'message id; it carries proxy_reply_id (a frame '
+                         'and the dict\'s id), the client REQ identity '
+                         'the CALL\'s envelope carried as reply_id, and '
+                         'comes back on the CALL\'s connection; ipc: the '
+                         'REQ socket of this call',
+            't_request_ipc': ci['t'], 't_request': m['t'],
+            't_reply': rep[0]['t'] if rep else None,
+            'wire_latency_s': round(rep[0]['t'] - m['t'], 6) if rep
+            else None,
+            't_reply_ipc': irep[0]['t'] if irep else None,
+            'failure': rep[0]['failure'] if rep else None,
+            'reply_dropped_t': drop[0]['t'] if drop else None,
+            't_req_closed': round(closed[ci['client_socket']], 6)
+            if ci['client_socket'] in closed else None,
+            't_api_start': op['t'], 't_api_done': op['t_done'],
+            'error': op.get('error')})
+    connections = []
+    for (sid, peer), e in sorted(conn_ev.items(), key=lambda kv: kv[1]['t']):
+        if (e['local'], peer) not in accepted:
+            problems.append('connection %s -> %s not accepted' % (
+                e['local'], peer))
+        carried = [x for x in messages
+                   if {x['src'], x['dst']} == {e['local'], peer}]
+        connections.append({
+            'src': e['local'], 'dst': peer, 'broker_socket': sid,
+            'socket_type': 'DEALER',
+            'server_process': next((p for p, a in endpoints.items()
+                                    if peer in a), None),
+            't_connected': round(e['t'], 6),
+            'messages': len(carried),
+            'by_msg_type': dict(sorted(
+                (k, sum(1 for x in carried if x['msg_type'] == k))
+                for k in {x['msg_type'] for x in carried}))})
+    if len(accepted) != len(connections):
+        problems.append('%d accepted, %d connected' % (
+            len(accepted), len(connections)))
+    if problems:
+        raise SystemExit('truth problems:\n' + '\n'.join(problems))
+    by, by_type = {}, {}
+    for m in messages:
+        k = '%s %s %s %s' % (m['hop'], m['msg_type'], m['topic'],
+                             m['method'])
+        by[k] = by.get(k, 0) + 1
+        by_type[m['msg_type']] = by_type.get(m['msg_type'], 0) + 1
+    protos = sorted({m['pickle_protocol'] for m in messages} |
+                    {m['envelope_pickle_protocol'] for m in messages
+                     if 'envelope_pickle_protocol' in m})
+    by_proc = {}
+    for v in socks.values():
+        by_proc.setdefault(v.pop('process'), []).append(v)
+    keys = sorted({k for v in socks.values() for k in v['registered']})
+    gen = {
+        'kind': 'real oslo.messaging new zmq driver (early G1) and real '
+                'oslo-messaging-zmq-broker',
+        'oslo_messaging': ver,
+        'generation': 'G1',
+        'wire_version_frame': False,
+        'mode': {'serialization': 'pickle (send_pyobj)',
+                 'pickle_protocol': protos[0] if len(protos) == 1
+                 else protos,
+                 'proxy': False, 'broker': True, 'pub_sub': False,
+                 'acks': False, 'dynamic': False},
+        'executor': 'eventlet (broker: native threads, as shipped)',
+        'python': '3.11 (compatibility patches: captures/tools/'
+                  'oslo_patches/%s)' % ver,
+        'options': 'rpc_backend = zmq, zmq_use_broker left at its '
+                   'default (true) on the client and the servers',
+        'topology': 'client (%s.1) -> ipc://<ipc dir>/zmq-broker -> '
+                    'oslo-messaging-zmq-broker on the client host, one '
+                    'DEALER per target (str(Target)), TCP from %s.1 -> '
+                    'the servers\' ROUTERs (node-1 %s.2: RPC and '
+                    'notification listener, node-2 %s.3); the servers '
+                    'run no broker: they send no requests, and '
+                    'RouterConsumerBroker replies on the connection the '
+                    'request came on' % (net, net, net, net),
+        'matchmaker': 'redis %s:6379 (captured: same net); keys %s; '
+                      'read by the broker' % (redis_host(sc),
+                                              ', '.join(keys)),
+        'client_source_address': 'libzmq tcp://%s.1:0;<server> connect '
+                                 'syntax (the broker\'s DEALERs)' % net,
+        'clock': "epoch seconds of the generating host; same clock as the "
+                 "pcap timestamps; t = just before the last frame is "
+                 "handed to the socket (broker: the request's pickle, "
+                 "forwarded as received; server: the reply dict's "
+                 "send_pyobj)",
+        'recorder': 'captures/tools/record_oslo.py ' + name,
+        'wire': BROKER_WIRE,
+    }
+    return {
+        'capture': name + '.pcap',
+        'generator': gen,
+        'endpoints': endpoints,
+        'endpoint_sockets': by_proc,
+        'client_host': net + '.1',
+        'connections': connections,
+        'messages': messages,
+        'ipc_messages': ipc_messages,
+        'calls': calls,
+        'api_ops': api,
+        'dropped': dropped,
+        'summary': {
+            'messages': len(messages),
+            'by_hop_type_topic_method': dict(sorted(by.items())),
+            'calls': len(calls),
+            'calls_with_reply': sum(1 for c in calls if c['t_reply']),
+            'calls_with_reply_to_client': sum(1 for c in calls
+                                              if c['t_reply_ipc']),
+            'by_msg_type': dict(sorted(by_type.items())),
+            'failures': sum(1 for m in messages if m.get('failure')),
+            'ipc_messages': len(ipc_messages),
+            'replies_received_by_client': sum(
+                1 for e in evs if e['ev'] == 'recv_reply'),
+            'connections': len(connections),
+            'dropped': len(dropped),
+        },
+    }
+
+
+BROKER_WIRE = {
+    'CALL': "broker DEALER -> server ROUTER: b'' | pickle(envelope dict "
+            "{msg_type: 'call', message_id, target: Target, timeout, "
+            "reply_id: <client REQ identity, bytes>}) | pickle(CallRequest) "
+            "(the client's pickle, forwarded as received; its host is "
+            "the broker's ipc address, its proxy_reply_id None)",
+    'CAST': "broker DEALER -> server ROUTER: b'' | pickle(envelope "
+            "{msg_type: 'cast', message_id, target, timeout}) | "
+            "pickle(CastRequest)",
+    'CAST_FANOUT': "one copy per connection of the target's broker "
+                   "DEALER: b'' | pickle(envelope {msg_type: 'cast-f', "
+                   "message_id, target, timeout}) | pickle(FanoutRequest)",
+    'NOTIFY': "broker DEALER -> the listener's ROUTER: b'' | "
+              "pickle(envelope {msg_type: 'notify', message_id, target}) "
+              "| pickle(NotificationRequest)",
+    'REPLY': "server ROUTER -> broker DEALER: b'' | b'reply' | "
+             "<proxy_reply_id> | b'' | pickle({'type': 'reply', 'reply', "
+             "'failure', 'log_failure', 'id': <proxy_reply_id, bytes>}); "
+             "no message id",
+    'ipc': "client -> broker: REQ (calls, a new socket per call, uuid1 "
+           "identity) pickle(envelope) | pickle(request) after REQ's b''; "
+           "DEALER (the rest) b'' | pickle(envelope) | pickle(request); "
+           "broker -> client: the REPLY's frames from proxy_reply_id on "
+           "(ROUTER routing by the REQ identity): b'' | pickle(dict)",
+    'type': "no type frame on requests: the envelope's msg_type string "
+            "(call, cast, cast-f, notify) and the request's class; a REPLY "
+            "has the 'reply' frame and the dict's type",
+    'identity': 'the broker\'s DEALERs set no identity (READY Identity '
+                'empty; the server ROUTER names each connection with a '
+                'libzmq-generated id, reply_id)',
+}
+
+
+def _wire_msgs(pcap):
+    """The pcap's ZeroMQ TCP connections (redis left out), read with
+    record_libzmq.py's reader: {(src, dst): [(frames, ts of the packet
+    carrying the last byte)]}, the READY properties of each direction,
+    the connections by (client, server), the redis connection count and
+    the commands other than READY of each direction ({(src, dst):
+    [(name, data)]}: ZMTP 3.1 SUBSCRIBE/CANCEL)."""
+    import struct
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True      # no __pycache__ in the work tree
+    from record_libzmq import read_pcap, tcp_streams, zmtp_frames
+    conns = tcp_streams(pcap)
+    seen = set()
+    for c in conns:
+        k = (c.client, c.server)
+        if k in seen:
+            raise SystemExit('4-tuple reused: %r' % (k,))
+        seen.add(k)
+    spans = {}
+    for ts, link, frame in read_pcap(pcap):
+        ip = frame[14:]
+        if struct.unpack_from('!H', frame, 12)[0] != 0x0800 or ip[9] != 6:
+            continue
+        ihl = (ip[0] & 0x0F) * 4
+        total = struct.unpack_from('!H', ip, 2)[0]
+        tcp = ip[ihl:total]
+        sport, dport, seq = struct.unpack_from('!HHI', tcp, 0)
+        doff = (tcp[12] >> 4) * 4
+        key = ('.'.join(str(b) for b in ip[12:16]), sport,
+               '.'.join(str(b) for b in ip[16:20]), dport)
+        if len(tcp) - doff:
+            spans.setdefault(key, []).append((seq, len(tcp) - doff, ts))
+
+    def hp(a):
+        return '%s:%d' % a
+    wire, props_of, tcp_of, cmds = {}, {}, {}, {}
+    redis_conns = 0
+    for c in conns:
+        if 6379 in (c.client[1], c.server[1]):
+            redis_conns += 1
+            continue
+        tcp_of[(hp(c.client), hp(c.server))] = c
+        for name, d in c.dirs.items():
+            a, b = (c.client, c.server) if name == 'c2s' else \
+                (c.server, c.client)
+            if not d.buf:
+                continue
+            props, msgs = _zmtp_walk(d.buf)
+            props_of[(hp(a), hp(b))] = props
+            for flags, body, pos in zmtp_frames(d.buf):
+                if flags & 4 and body[1:1 + body[0]] != b'READY':
+                    cmds.setdefault((hp(a), hp(b)), []).append(
+                        (body[1:1 + body[0]].decode(), body[1 + body[0]:]))
+            segs = spans[(a[0], a[1], b[0], b[1])]
+            out = []
+            for frames, end in msgs:
+                last = end - 1
+                t = min(ts for seq, n, ts in segs
+                        if (seq - d.isn - 1) & 0xFFFFFFFF <= last <
+                        ((seq - d.isn - 1) & 0xFFFFFFFF) + n)
+                out.append((frames, t))
+            wire[(hp(a), hp(b))] = out
+    return wire, props_of, tcp_of, redis_conns, cmds
+
+
+def _dump(dumps, order):
+    for k in order:
+        if k in dumps:
+            m, frames = dumps[k]
+            print('%s %s %s %s->%s frames %s' % (
+                m['hop'], k, m['method'], m['src'], m['dst'],
+                ' | '.join(repr(f) if len(f) < 48 else
+                           '<%d bytes %s...>' % (len(f), f[:24].hex())
+                           for f in frames)))
+
+
+def verify_broker(pcap, truth, dump=False):
+    """new_om30x_broker_pickle against the wire: every truth message on
+    its TCP connection with the frames BROKER_WIRE gives (envelope dict
+    keys and values, the request's class, id, target, method, attribute
+    names and host; the REPLY's 'reply' and proxy_reply_id frames and its
+    dict), pickle protocols as recorded, READY Socket-Type and (empty)
+    Identity; nothing else on the ZeroMQ connections; every connection in
+    the truth."""
+    wire, props_of, tcp_of, redis_conns, cmds = _wire_msgs(pcap)
+    if cmds:
+        raise SystemExit('commands on the wire: %r' % cmds)
+    classes = {'CALL': 'CallRequest', 'CAST': 'CastRequest',
+               'CAST_FANOUT': 'FanoutRequest',
+               'NOTIFY': 'NotificationRequest'}
+    broker_addr = truth['endpoints']['zmq-broker'][0]
+    problems, deltas, used, dumps, wire_t = [], [], set(), {}, {}
+    for m in truth['messages']:
+        on = wire.get((m['src'], m['dst']), [])
+        hit = None
+        for i, (frames, t) in enumerate(on):
+            if (m['src'], m['dst'], i) in used:
+                continue
+            body = _stub_unpickle(frames[-1])
+            if m['msg_type'] == 'REPLY':
+                if isinstance(body, dict) and \
+                        body.get('id') == m['proxy_reply_id'].encode():
+                    hit = i, frames, t, body
+                    break
+            elif not isinstance(body, dict) and \
+                    _body_id(body) == m['message_id']:
+                hit = i, frames, t, body
+                break
+        label = '%s %s' % (m['msg_type'], m['message_id'] or m['reply_to'])
+        if hit is None:
+            problems.append('not on the wire: %s %s->%s' % (
+                label, m['src'], m['dst']))
+            continue
+        i, frames, t, body = hit
+        used.add((m['src'], m['dst'], i))
+        if frames[-1][:2] != bytes([0x80, m['pickle_protocol']]):
+            problems.append('%s: pickle starts %r' % (label, frames[-1][:2]))
+        if m['msg_type'] == 'REPLY':
+            p = m['proxy_reply_id'].encode()
+            ok = (frames[:-1] == [b'', b'reply', p, b''] and
+                  sorted(body) == m['pickle_keys'] and
+                  body['type'] == 'reply' and body['id'] == p and
+                  (body['failure'] is not None) == m['failure'] and
+                  body['log_failure'] == m['log_failure'])
+        else:
+            env = _stub_unpickle(frames[1]) if len(frames) == 3 else {}
+            want = m['envelope']
+            msg = body.message or {}
+            ok = (len(frames) == 3 and frames[0] == b'' and
+                  frames[1][:2] == bytes([0x80,
+                                          m['envelope_pickle_protocol']]) and
+                  isinstance(env, dict) and sorted(env) == want['keys'] and
+                  env['msg_type'] == m['g1_msg_type'] and
+                  env['message_id'] == m['message_id'] and
+                  env['target']._class == 'oslo_messaging.target.Target' and
+                  env['target'].topic == m['topic'] and
+                  env['target'].server == m['server'] and
+                  env.get('timeout') == want.get('timeout') and
+                  (m['msg_type'] != 'CALL' or
+                   env['reply_id'] == m['proxy_reply_id'].encode()) and
+                  len(frames[2]) == m['body_len'] and
+                  body._class.endswith('zmq_request.' +
+                                       classes[m['msg_type']]) and
+                  body._class == m['pickle_class'] and
+                  sorted(body.__dict__) == m['pickle_keys'] and
+                  body.proxy_reply_id is None and
+                  body.target.topic == m['topic'] and
+                  body.target.server == m['server'] and
+                  bool(body.target.fanout) == m['fanout'] and
+                  (msg.get('method') or msg.get('event_type')) ==
+                  m['method'] and
+                  (m['msg_type'] != 'CALL' or body.host == broker_addr))
+        if not ok:
+            problems.append('%s: frames/body differ: %r' % (
+                label, [f[:40] for f in frames[:-1]]))
+        mine = props_of.get((m['src'], m['dst']), {})
+        if mine.get('Socket-Type') != m['socket_type'].encode():
+            problems.append('%s: Socket-Type %r' % (
+                label, mine.get('Socket-Type')))
+        if m['hop'] == 'broker->server' and \
+                mine.get('Identity', b'') != b'':
+            problems.append('%s: identity %r on the wire' % (
+                label, mine.get('Identity')))
+        deltas.append((t - m['t'], m))
+        wire_t[(m['msg_type'], m['message_id'] or m['reply_to'])] = t
+        dumps.setdefault(m['msg_type'], (m, frames))
+    extra = sum(len(v) for v in wire.values()) - len(used)
+    if extra:
+        problems.append('%d ZeroMQ messages on the wire not in the truth'
+                        % extra)
+    if len(truth['connections']) != len(tcp_of):
+        problems.append('%d ZeroMQ connections on the wire, %d in the '
+                        'truth' % (len(tcp_of), len(truth['connections'])))
+    for c in truth['connections']:
+        if (c['src'], c['dst']) not in tcp_of:
+            problems.append('connection %s->%s not on the wire' % (
+                c['src'], c['dst']))
+            continue
+        n = len(wire.get((c['src'], c['dst']), [])) + \
+            len(wire.get((c['dst'], c['src']), []))
+        if n != c['messages']:
+            problems.append('%s->%s: %d messages, truth %d' % (
+                c['src'], c['dst'], n, c['messages']))
+    lat = []
+    for c in truth['calls']:
+        if c['t_reply'] is None:
+            continue
+        w = wire_t[('REPLY', c['message_id'])] - \
+            wire_t[('CALL', c['message_id'])]
+        lat.append(abs(w - c['wire_latency_s']))
+    print('wire check: %d ZeroMQ connections, %d redis; %d/%d truth '
+          'messages found (%d ipc hops and %d dropped not capturable); '
+          't -> wire %.3f..%.3f ms; call latency within %.3f ms of the '
+          'truth' % (
+              len(tcp_of), redis_conns, len(used), len(truth['messages']),
+              len(truth['ipc_messages']), len(truth['dropped']),
+              1e3 * min(d for d, _ in deltas),
+              1e3 * max(d for d, _ in deltas), 1e3 * max(lat)))
+    if dump:
+        _dump(dumps, ('CALL', 'REPLY', 'CAST', 'CAST_FANOUT', 'NOTIFY'))
+    if problems:
+        raise SystemExit('wire check failed:\n' + '\n'.join(problems))
+    return deltas, lat
+
+
+G2_PROXY_WIRE = {
+    'CALL': "client DEALER -> proxy ROUTER: b'' | b'1' | <routing key: "
+            "the server DEALER's identity> | <message id> | "
+            "pickle(context dict) | pickle(message dict); proxy ROUTER -> "
+            "server DEALER: b'' | <reply id: the client DEALER's "
+            "identity> | b'1' | <message id> | pickle(context) | "
+            "pickle(message) (the routing key consumed as the ROUTER's "
+            "routing frame)",
+    'CAST': "as CALL with b'2' (routing key: one server DEALER identity, "
+            "round-robin per target)",
+    'CAST_FANOUT': "client -> proxy: b'' | b'3' | <topic filter> | "
+                   "<message id> | pickle(context) | pickle(message); "
+                   "proxy PUB -> server SUB: <topic filter> | <the client "
+                   "DEALER's identity> | pickle(context) | pickle(message) "
+                   "(PubPublisherProxy pops message_id and reply_id in the "
+                   "wrong order: the message id is not on the PUB hop)",
+    'NOTIFY': "as CAST_FANOUT with b'4' (topic filter "
+              "notifications.<priority>)",
+    'REPLY': "server DEALER -> proxy ROUTER: b'' | b'5' | <reply id: the "
+             "client DEALER's identity> | <message id> | pickle(Response); "
+             "proxy ROUTER -> client DEALER: b'' | <the server DEALER's "
+             "identity> | b'5' | <message id> | pickle(Response)",
+    'response': 'zmq_response.Response, state _id (None), _type (5), '
+                '_message_id (bytes: the id frame the server read), '
+                '_reply_id (bytes: the client identity), _reply_body, '
+                '_failure',
+    'subscriptions': "SUB -> PUB: a ZMTP 3.1 SUBSCRIBE command (not a "
+                     "message) per setsockopt(SUBSCRIBE): <topic>, "
+                     "<server>, <topic>/<server> (subscriptions[])",
+    'type': 'a type frame: the integer as ASCII (1 CALL, 2 CAST, 3 '
+            'CAST_FANOUT, 4 NOTIFY, 5 REPLY); none on the PUB hop',
+    'identity': 'every driver socket has a uuid4 ZMQ_IDENTITY (READY '
+                'Identity); the server registers its DEALER identity '
+                'in redis (DEALER_<topic>[.<server>]) as the routing key',
+    'proxy_ports': 'the proxy binds a frontend and a backend ROUTER but '
+                   'registers the frontend port for both (PUBLISHERS and '
+                   'ROUTERS): clients and servers all connect to the '
+                   'frontend; the backend ROUTER carries nothing',
+}
+
+
+def build_g2_proxy_truth(name, sc, evs):
+    """5.4.0 through oslo-messaging-zmq-proxy: build_proxy_truth's hops,
+    after naming each SUB receipt by the publish it came from (the PUB
+    hop carries no message id: PubPublisherProxy puts the client's
+    identity in its place); then what G2 adds: the frames each generating
+    process sent, pickle protocol, SUBSCRIBE messages."""
+    evs = [dict(e) for e in evs]
+    problems = []
+    prefixes = {}
+    for e in evs:
+        if e['ev'] == 'subscribe_opt':
+            prefixes.setdefault(e['zmq_identity'], []).append(e['filter'])
+    pending = {}
+    for e in evs:
+        if e['ev'] == 'recv' and e.get('via') == 'SUB':
+            pending.setdefault(e['zmq_identity'], []).append(e)
+    for p in (e for e in evs if e['ev'] == 'proxy_publish'):
+        for ident, pre in prefixes.items():
+            if not any(p['topic_filter'].startswith(x) for x in pre):
+                continue
+            lst = pending.get(ident, [])
+            if not lst or lst[0]['topic_filter'] != p['topic_filter'] or \
+                    lst[0]['id_frame'] != p['reply_id']:
+                problems.append('publish %s: SUB %s got %r' % (
+                    p['message_id'], ident, lst[:1]))
+                continue
+            lst.pop(0)['message_id'] = p['message_id']
+    for ident, lst in pending.items():
+        if lst:
+            problems.append('SUB %s received unpublished %r' % (ident, lst))
+    for e in evs:
+        if e['ev'] == 'recv_bad':
+            problems.append('malformed receipt %r' % e)
+    if problems:
+        raise SystemExit('truth problems:\n' + '\n'.join(problems))
+    client_idents = {e['zmq_identity'] for e in evs
+                     if e['ev'] == 'send' and e['process'] == 'client'}
+    truth = build_proxy_truth(name, sc, evs, client_idents=client_idents)
+    sent = {}
+    for e in evs:
+        if e['ev'] == 'send':
+            sent[(e['process'], e['msg_type'], e['message_id'])] = e
+    # Which server a REPLY the proxy forwards came from (its routing
+    # identity, the reply id it forwards).
+    proc_of = {e['zmq_identity']: e['process'] for e in evs
+               if e['ev'] == 'send'}
+    for m in truth['messages']:
+        if m['hop'] == 'proxy->client':
+            m['received_from'] = proc_of.get(m['reply_id'])
+    for m in truth['messages']:
+        e = sent.get((m['process'], m['msg_type'], m['message_id']))
+        if e is not None:
+            m['frames'] = e['frames']
+            m['pickle_protocol'] = e['pickle_protocol']
+            m['sid'] = e['sid']
+        if m['hop'] == 'proxy->client' and m['msg_type'] == 'REPLY':
+            m['failure'] = sent[(m['received_from'], 'REPLY',
+                                 m['message_id'])]['failure']
+        if m['hop'] == 'proxy-pub->server':
+            # The wire's message-id slot holds the client's identity.
+            m['request_message_id'] = m['message_id']
+            m['message_id'] = None
+            m['id_frame'] = m['reply_id']
+    # Each SUBSCRIBE on the wire: one message per filter per connection.
+    conn_of = {}
+    for e in evs:
+        if e['ev'] == 'conn' and e['what'] == 'connected':
+            conn_of.setdefault(e['zmq_identity'], []).append(
+                (e['local'], e['peer']))
+    subs = []
+    for e in evs:
+        if e['ev'] == 'subscribe_opt':
+            for local, peer in conn_of.get(e['zmq_identity'], []):
+                subs.append({'t': round(e['t'], 6), 'process': e['process'],
+                             'socket_type': 'SUB',
+                             'zmq_identity': e['zmq_identity'],
+                             'filter': e['filter'], 'src': local,
+                             'dst': peer})
+    protos = sorted({m['pickle_protocol'] for m in truth['messages']
+                     if 'pickle_protocol' in m})
+    gen = truth['generator']
+    gen['kind'] = ('real oslo.messaging new zmq driver (G2) and real '
+                   'oslo-messaging-zmq-proxy')
+    gen['mode'] = {'serialization': 'pickle (send_pyobj: context and '
+                                    'message dicts, Response)',
+                   'pickle_protocol': protos[0] if len(protos) == 1
+                   else protos,
+                   'proxy': True, 'pub_sub': True, 'acks': False,
+                   'dynamic': False}
+    gen['options'] = ('use_router_proxy, use_pub_sub left at their 5.4.0 '
+                      'defaults (true)')
+    gen['wire'] = G2_PROXY_WIRE
+    gen['client_source_address'] = ('libzmq tcp://%s.1:0;<proxy> connect '
+                                    'syntax (servers likewise from their '
+                                    'own IP)' % sc['net'])
+    gen['clock'] = ('epoch seconds of the generating host; same clock as '
+                    'the pcap timestamps; t = just before the last frame '
+                    'was handed to libzmq (client requests, server '
+                    'REPLYs), just after the forwarding call returned '
+                    '(proxy)')
+    gen['python'] = ('3.11 (compatibility patches: captures/tools/'
+                     'oslo_patches/5.4.0, 03 and 04 for this mode)')
+    rest = [(k, truth.pop(k)) for k in list(truth)
+            if k not in ('capture', 'generator', 'endpoints', 'proxy',
+                         'client_host', 'messages')]
+    truth['proxy']['sockets'] = [
+        {'addr': e['addr'], 'socket_type': e['socket_type'],
+         'zmq_identity': e['zmq_identity'],
+         'connections_accepted': sum(
+             1 for c in evs if c['ev'] == 'conn' and
+             c['process'] == 'zmq-proxy' and c['what'] == 'accepted' and
+             c['local'] == e['addr'])}
+        for e in evs if e['ev'] == 'bind' and e['process'] == 'zmq-proxy']
+    truth['subscriptions'] = subs
+    truth.update(rest)
+    by = {}
+    for m in truth['messages']:
+        by[m['msg_type']] = by.get(m['msg_type'], 0) + 1
+    s = truth['summary']
+    s['by_msg_type'] = dict(sorted(by.items()))
+    s['failures'] = sum(1 for m in truth['messages'] if m.get('failure'))
+    s['replies_received_by_client'] = sum(
+        1 for e in evs if e['ev'] == 'recv_reply')
+    s['subscriptions'] = len(subs)
+    return truth
+
+
+def verify_g2_proxy(pcap, truth, dump=False):
+    """new_om540_proxy_pickle against the wire: every truth message on
+    its connection with G2_PROXY_WIRE's frames (type, routing key or
+    reply id, message id or the PUB hop's identity frame, the context
+    and message pickles with the method, the Response's type, ids and
+    failure), pickle protocol as recorded; every SUBSCRIBE message;
+    READY Socket-Type and Identity of the sending DEALERs; nothing else
+    on the ZeroMQ connections."""
+    wire, props_of, tcp_of, redis_conns, cmds = _wire_msgs(pcap)
+    codes = {'CALL': b'1', 'CAST': b'2', 'CAST_FANOUT': b'3',
+             'NOTIFY': b'4', 'REPLY': b'5'}
+    problems, deltas, used, dumps, wire_t = [], [], set(), {}, {}
+
+    def pk(f, m):
+        return f[:2] == bytes([0x80, m['pickle_protocol']])
+    proto = truth['generator']['mode']['pickle_protocol']
+    for m in truth['messages']:
+        m.setdefault('pickle_protocol', proto)
+        on = wire.get((m['src'], m['dst']), [])
+        hop = m['hop']
+        mid = (m['message_id'] or '').encode()
+        label = '%s %s %s' % (hop, m['msg_type'], m['message_id'] or
+                              m.get('request_message_id'))
+        hit = None
+        for i, (frames, t) in enumerate(on):
+            if (m['src'], m['dst'], i) in used:
+                continue
+            if hop == 'client->proxy':
+                ok = (len(frames) == 6 and frames[0] == b'' and
+                      frames[1] == codes[m['msg_type']] and
+                      frames[2] == m['routing_key'].encode() and
+                      frames[3] == mid)
+            elif hop == 'proxy->server':
+                ok = (len(frames) == 6 and frames[0] == b'' and
+                      frames[1] == m['reply_id'].encode() and
+                      frames[2] == codes[m['msg_type']] and
+                      frames[3] == mid)
+            elif hop == 'server->proxy':
+                ok = (len(frames) == 5 and frames[:4] == [
+                    b'', b'5', m['reply_id'].encode(), mid])
+            elif hop == 'proxy->client':
+                ok = (len(frames) == 5 and frames[0] == b'' and
+                      frames[1] == m['reply_id'].encode() and
+                      frames[2:4] == [b'5', mid])
+            else:                                   # proxy-pub->server
+                ok = (len(frames) == 4 and
+                      frames[0] == m['topic_filter'].encode() and
+                      frames[1] == m['id_frame'].encode())
+                if ok:
+                    msg = _stub_unpickle(frames[3])
+                    ok = (msg.get('method') or msg.get('event_type')) == \
+                        m['method']
+            if ok:
+                hit = i, frames, t
+                break
+        if hit is None:
+            problems.append('not on the wire: %s %s->%s' % (
+                label, m['src'], m['dst']))
+            continue
+        i, frames, t = hit
+        used.add((m['src'], m['dst'], i))
+        if m['msg_type'] == 'REPLY':
+            r = _stub_unpickle(frames[-1])
+            ok = (pk(frames[-1], m) and
+                  r._class.endswith('zmq_response.Response') and
+                  r._type == 5 and r._message_id == mid and
+                  r._reply_id == (m['reply_id'] if hop == 'server->proxy'
+                                  else m['routing_key']).encode() and
+                  (r._failure is not None) == m['failure'])
+        else:
+            ctx, msg = _stub_unpickle(frames[-2]), _stub_unpickle(frames[-1])
+            ok = (pk(frames[-2], m) and pk(frames[-1], m) and
+                  isinstance(ctx, dict) and ctx.get('user_id') == 'a1b2c3'
+                  and isinstance(msg, dict) and
+                  (msg.get('method') or msg.get('event_type')) ==
+                  m['method'])
+        if not ok:
+            problems.append('%s: body differs' % label)
+        mine = props_of.get((m['src'], m['dst']), {})
+        if hop in ('client->proxy', 'server->proxy') and (
+                mine.get('Socket-Type') != b'DEALER' or
+                mine.get('Identity') != m['zmq_identity'].encode()):
+            problems.append('%s: READY %r' % (label, mine))
+        deltas.append((t - m['t'], m))
+        if m['msg_type'] in ('CALL', 'REPLY'):
+            wire_t[(hop, m['message_id'])] = t
+        dumps.setdefault((hop, m['msg_type']), (m, frames))
+    # SUBSCRIBE: a ZMTP 3.1 command (libzmq between two 3.1 peers), not a
+    # message.
+    for s in truth['subscriptions']:
+        on = cmds.get((s['src'], s['dst']), [])
+        want = ('SUBSCRIBE', s['filter'].encode())
+        if want in on:
+            on.remove(want)
+        else:
+            problems.append('subscription %r not on the wire' % s)
+    if any(cmds.values()):
+        problems.append('other commands on the wire: %r' % cmds)
+    extra = sum(len(v) for v in wire.values()) - len(used)
+    if extra:
+        problems.append('%d ZeroMQ messages on the wire not in the truth'
+                        % extra)
+    lat = []
+    for c in truth['calls']:
+        if c['t_reply'] is None:
+            continue
+        w = wire_t[('server->proxy', c['message_id'])] - \
+            wire_t[('client->proxy', c['message_id'])]
+        lat.append(abs(w - c['wire_latency_s']))
+    print('wire check: %d ZeroMQ connections, %d redis; %d/%d truth '
+          'messages and %d subscriptions found; t -> wire %.3f..%.3f ms; '
+          'call latency within %.3f ms of the truth' % (
+              len(tcp_of), redis_conns, len(used), len(truth['messages']),
+              len(truth['subscriptions']),
+              1e3 * min(d for d, _ in deltas),
+              1e3 * max(d for d, _ in deltas), 1e3 * max(lat)))
+    if dump:
+        for k in sorted(dumps, key=str):
+            m, frames = dumps[k]
+            print('%s %s %s %s->%s frames %s' % (
+                k[0], k[1], m['method'], m['src'], m['dst'],
+                ' | '.join(repr(f) if len(f) < 48 else
+                           '<%d bytes %s...>' % (len(f), f[:20].hex())
+                           for f in frames)))
+    if problems:
+        raise SystemExit('wire check failed:\n' + '\n'.join(problems))
+    return deltas, lat
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('scenario', nargs='?')
@@ -3196,7 +4612,7 @@ def main():
              'client': run_legacy_client}[a.role](a, sc)
         else:
             {'server': run_server, 'client': run_client,
-             'proxy': run_proxy}[a.role](a, sc)
+             'proxy': run_proxy, 'broker': run_broker}[a.role](a, sc)
         return
     args = ap.parse_args()
     if args.list or not args.scenario:
@@ -3210,6 +4626,13 @@ def main():
         with open(os.path.join(args.out, args.scenario +
                                '.truth.json')) as f:
             truth = json.load(f)
+        pcap = os.path.join(args.out, args.scenario + '.pcap')
+        if sc.get('broker'):
+            verify_broker(pcap, truth, dump=True)
+            return
+        if sc.get('proxy'):
+            verify_g2_proxy(pcap, truth, dump=True)
+            return
         if sc.get('early'):
             verify_early(os.path.join(args.out, args.scenario + '.pcap'),
                          truth, dump=True)
