@@ -310,8 +310,17 @@ fn new_driver(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
 /// (an `oslo_messaging.Target`), `context`, `message` and `message_id`.
 fn pickled(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     use super::pickle::looks_like;
+    let mut broker_reply_id = None;
     let (topic_filter, envelope, body) = match frames {
         [body] if looks_like(body.0) => (None, None, body),
+        // 2.8 .. 3.0, a server answering the broker: `'' | 'reply' |
+        // <the caller's REQ identity> | '' | pickle(reply dict)`.
+        [(e1, _), (word, true), (reply_id, true), (e2, true), body]
+            if e1.is_empty() && *word == b"reply" && e2.is_empty() && looks_like(body.0) =>
+        {
+            broker_reply_id = Some(text(reply_id)?.to_string());
+            (None, None, body)
+        }
         [(empty, _), body] if empty.is_empty() && looks_like(body.0) => (None, None, body),
         [(empty, _), (envelope, true), body]
             if empty.is_empty() && looks_like(envelope) && looks_like(body.0) =>
@@ -331,6 +340,12 @@ fn pickled(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     let (bytes, whole) = *body;
     if !pickled_body(&mut rpc, bytes, whole, options) {
         return None;
+    }
+    if let Some(reply_id) = broker_reply_id {
+        if rpc.kind != Kind::Reply {
+            return None;
+        }
+        rpc.reply_id = Some(reply_id);
     }
     if rpc.topic.is_none() {
         // From the proxy's PUB: `topic/server` or `topic`.
@@ -548,9 +563,22 @@ fn g3_publication(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     rpc.envelope = "none".into();
     rpc.kind = Kind::Fanout;
     rpc.topic = Some(text(frame(frames, 0)?)?.to_string());
-    rpc.msg_id = text(frame(frames, 1)?).map(str::to_string);
+    let id = frame(frames, 1)?;
+    if is_identity(id) {
+        // 5.2 .. 5.5's proxy publishes the sender's identity where the
+        // message id belongs (it pops the two in the wrong order).
+        rpc.reply_id = text(id).map(str::to_string);
+    } else {
+        rpc.msg_id = text(id).map(str::to_string);
+    }
     decode_bodies(&mut rpc, frames.get(2..), options);
     Some(rpc)
+}
+
+/// A uuid4: a socket identity, never a message id (every release writes
+/// those with uuid1).
+fn is_identity(bytes: &[u8]) -> bool {
+    is_message_id(bytes) && bytes.get(14) == Some(&b'4')
 }
 
 /// A JSON object or a msgpack map, by its first byte.
@@ -574,7 +602,20 @@ fn decode_bodies(rpc: &mut Rpc, frames: Option<&[(&[u8], bool)]>, options: Optio
         // G2 (5.2 .. 5.5) through the proxy: both pickled, apart.
         rpc.serialization = Some("pickle");
         if !(*ctx_whole && *msg_whole) {
+            // Cut by the keep limit: what came before the cut (the method
+            // precedes the arguments); what is left of these is not them.
             rpc.truncated = true;
+            let read = |bytes: &[u8], whole: bool| {
+                if whole {
+                    super::pickle::to_json(bytes)
+                } else {
+                    super::pickle::to_json_prefix(bytes)
+                }
+            };
+            if let (Ok(ctx), Ok(msg)) = (read(ctx, *ctx_whole), read(msg, *msg_whole)) {
+                apply_body(rpc, Value::Array(vec![ctx, msg]), options);
+                rpc.args = None;
+            }
             return;
         }
         match (super::pickle::to_json(ctx), super::pickle::to_json(msg)) {
@@ -1049,6 +1090,28 @@ mod tests {
                 Some(std::str::from_utf8(MID).unwrap())
             );
         }
+        // Cut by the keep limit: the method, before the arguments, is read.
+        let mut parts = frames(&[b"", b"1", RK, MID, ctx, &msg[..msg.len() - 4]]);
+        if let Some(last) = parts.last_mut() {
+            last.1 = false;
+        }
+        let rpc = decode(&parts, Options::all(Redaction::On)).unwrap();
+        assert!(rpc.truncated);
+        assert_eq!(rpc.method.as_deref(), Some("get_uptime"));
+        assert_eq!(rpc.args, None);
+        // 5.2 .. 5.5's PUB: the sender's identity (a uuid4) where the id
+        // belongs is not a message id.
+        let rpc = decode(
+            &frames(&[b"compute", RK, ctx, msg]),
+            Options::all(Redaction::On),
+        )
+        .unwrap();
+        assert_eq!(rpc.msg_id, None);
+        assert_eq!(
+            rpc.reply_id.as_deref(),
+            Some(std::str::from_utf8(RK).unwrap())
+        );
+        assert_eq!(rpc.method.as_deref(), Some("get_uptime"));
         // Routing keys: a bare uuid (5.2 .. 5.9) names nothing; a
         // notification topic keeps its dot (5.11 .. 5.13 `host/topic/uuid`).
         let body = br#"[{"user_id": "u1"}, {"method": "refresh", "args": {}}]"#;

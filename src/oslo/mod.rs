@@ -407,6 +407,10 @@ pub struct OsloDecoder<S> {
     /// The last call sent on each connection: a reply without an id
     /// (oslo.messaging 2.6 .. 3.0, calls over REQ) answers it.
     last_call_on: Map<u64, String>,
+    /// Calls by the reply id their envelope carries: a reply without a
+    /// message id but with that reply id (2.8 .. 3.0 through the broker)
+    /// answers it.
+    call_by_reply_id: Map<String, String>,
     last_ts: Timestamp,
     names: names::NameBook,
 }
@@ -424,6 +428,7 @@ impl<S: OsloSink> OsloDecoder<S> {
             sightings: Map::default(),
             sighting_order: VecDeque::new(),
             last_call_on: Map::default(),
+            call_by_reply_id: Map::default(),
             last_ts: Timestamp::ZERO,
             names: names::NameBook::default(),
         }
@@ -654,18 +659,46 @@ impl<S: OsloSink> OsloDecoder<S> {
                 named.fill(&mut rpc);
             }
         }
+        if rpc.topic.is_none() && !matches!(rpc.kind, Kind::Reply | Kind::Ack) {
+            // To the proxy (5.2 .. 5.9): the routing key is the server
+            // DEALER's identity, which it registered under its target.
+            if let Some(name) = rpc
+                .routing_key
+                .as_deref()
+                .and_then(|key| self.names.lookup_identity(key))
+            {
+                rpc.topic = Some(name.topic.clone());
+                rpc.server = rpc.server.take().or_else(|| name.server.clone());
+            }
+        }
         if rpc.msg_id.is_none() && rpc.kind == Kind::Reply && rpc.driver == Driver::Zmq {
-            // REQ and REP take turns: a reply with no id, back to the
-            // caller, answers the call before it on its connection.
-            let answers = self.last_call_on.get(&conn.id).filter(|id| {
+            let waiting = |id: &String| {
                 self.pending
                     .get(id.as_str())
                     .is_some_and(|p| p.caller == dst)
-            });
-            if answers.is_some() {
-                rpc.msg_id = self.last_call_on.remove(&conn.id);
-            } else {
-                self.counters.unmatched_replies += 1;
+            };
+            let call = match rpc.reply_id.as_deref() {
+                // Through the broker: the reply id names the call.
+                Some(reply_id) => self
+                    .call_by_reply_id
+                    .get(reply_id)
+                    .filter(|id| waiting(id))
+                    .is_some()
+                    .then(|| self.call_by_reply_id.remove(reply_id))
+                    .flatten(),
+                // REQ and REP take turns: back to the caller, it answers
+                // the call before it on its connection.
+                None => self
+                    .last_call_on
+                    .get(&conn.id)
+                    .filter(|id| waiting(id))
+                    .is_some()
+                    .then(|| self.last_call_on.remove(&conn.id))
+                    .flatten(),
+            };
+            match call {
+                Some(id) => rpc.msg_id = Some(id),
+                None => self.counters.unmatched_replies += 1,
             }
         }
         if rpc.topic.is_none() && rpc.server.is_none() && rpc.driver == Driver::Zmq {
@@ -732,11 +765,19 @@ impl<S: OsloSink> OsloDecoder<S> {
                         );
                     }
                     if rpc.driver == Driver::Zmq {
-                        if self.last_call_on.len() >= self.config.max_pending.saturating_mul(2) {
-                            let pending = &self.pending;
+                        let cap = self.config.max_pending.saturating_mul(2);
+                        let pending = &self.pending;
+                        if self.last_call_on.len() >= cap {
                             self.last_call_on.retain(|_, id| pending.contains_key(id));
                         }
                         self.last_call_on.insert(conn.id, id.clone());
+                        if let Some(reply_id) = &rpc.reply_id {
+                            if self.call_by_reply_id.len() >= cap {
+                                self.call_by_reply_id
+                                    .retain(|_, id| pending.contains_key(id));
+                            }
+                            self.call_by_reply_id.insert(reply_id.clone(), id.clone());
+                        }
                     }
                     self.remember(&id, &rpc);
                 }

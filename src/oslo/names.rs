@@ -10,8 +10,11 @@
 //! where a topic may itself hold dots (`notifications.info`): `a.b` is read
 //! as topic `a`, server `b` only when the same address is also registered
 //! under `a` alone, as every server does; `ZMQ-target-<topic>:<exchange>:
-//! <server>` with `*` for none (2.6 .. 2.7). `DEALER…` keys name proxy
-//! identities, not addresses, and are left to the routing key on the wire.
+//! <server>` with `*` for none (2.6 .. 2.7). Through the proxy (5.2 ..
+//! 5.9) servers register `DEALER_<topic>[.<server>]` with their DEALER's
+//! bare uuid identity, which clients then put on the wire as the routing
+//! key: the book names those identities the same way (later releases'
+//! identities carry the names themselves).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -71,6 +74,8 @@ pub struct NameBook {
     /// default): port → the names registered with it, used when a port
     /// is unambiguous.
     by_port: Map<u16, Vec<(String, Registrations)>>,
+    /// Proxy identities (bare uuids) → who registered them.
+    by_identity: Map<String, Registrations>,
     /// Addresses and host names held, against [`MAX_NAMED`].
     held: usize,
 }
@@ -87,8 +92,17 @@ impl NameBook {
         }
     }
 
+    /// Who registered a proxy identity, when the name service said.
+    pub fn lookup_identity(&self, identity: &str) -> Option<&ServiceName> {
+        self.by_identity.get(identity)?.resolved.as_ref()
+    }
+
     /// Learn from one `key → members` fact.
     pub fn learn(&mut self, key: &[u8], members: &[&[u8]], counters: &mut NameCounters) {
+        if let Some(name) = dealer_key(key) {
+            self.learn_identities(&name, members, counters);
+            return;
+        }
         let Some((scheme, name)) = router_key(key) else {
             return;
         };
@@ -135,6 +149,37 @@ impl NameBook {
             };
             let was_named = entry.resolved.is_some();
             entry.add(scheme, &name, counters);
+            if !was_named && entry.resolved.is_some() {
+                counters.named += 1;
+            }
+        }
+    }
+}
+
+impl NameBook {
+    fn learn_identities(&mut self, name: &str, members: &[&[u8]], counters: &mut NameCounters) {
+        // Only bare uuids: 5.10 on register `host/topic.server/uuid`,
+        // which names itself on the wire.
+        let identities: Vec<&str> = members
+            .iter()
+            .filter(|m| super::envelope::is_message_id(m))
+            .filter_map(|m| std::str::from_utf8(m).ok())
+            .collect();
+        if identities.is_empty() {
+            return;
+        }
+        counters.records += 1;
+        for identity in identities {
+            if !self.by_identity.contains_key(identity) {
+                if self.held >= MAX_NAMED {
+                    counters.dropped += 1;
+                    continue;
+                }
+                self.held += 1;
+            }
+            let entry = self.by_identity.entry(identity.to_string()).or_default();
+            let was_named = entry.resolved.is_some();
+            entry.add(Scheme::Underscore, name, counters);
             if !was_named && entry.resolved.is_some() {
                 counters.named += 1;
             }
@@ -246,6 +291,14 @@ fn router_key(key: &[u8]) -> Option<(Scheme, String)> {
         (Scheme::Underscore, key.strip_prefix("ROUTER_")?)
     };
     plausible(name).then(|| (scheme, name.to_string()))
+}
+
+/// The topic part of a proxy-identity key, `DEALER_<topic>[.<server>]`.
+fn dealer_key(key: &[u8]) -> Option<String> {
+    let name = std::str::from_utf8(key).ok()?.strip_prefix("DEALER_")?;
+    let plausible =
+        !name.is_empty() && name.len() <= MAX_NAME && !name.chars().any(char::is_control);
+    plausible.then(|| name.to_string())
 }
 
 /// `host:port`, `[v6]:port` or `v6:port`.
@@ -441,6 +494,32 @@ mod tests {
         assert_eq!(
             book.lookup(addr("127.0.18.2:41149")),
             Some(&name("compute", Some("node-1")))
+        );
+    }
+
+    #[test]
+    fn proxy_identities_registered_under_dealer_keys_are_named() {
+        // 5.2 .. 5.9 through the proxy: the server DEALER's bare uuid4.
+        let mut book = NameBook::default();
+        let mut c = NameCounters::default();
+        let id: &[u8] = b"95d5b23a-fe27-4484-a20d-f8a1c34f29ca";
+        book.learn(b"DEALER_compute.node-1", &[id], &mut c);
+        book.learn(b"DEALER_compute", &[id], &mut c);
+        assert_eq!(
+            book.lookup_identity("95d5b23a-fe27-4484-a20d-f8a1c34f29ca"),
+            Some(&name("compute", Some("node-1")))
+        );
+        assert_eq!(c.records, 2);
+        // Later releases' identities name themselves: not kept, not counted.
+        book.learn(
+            b"DEALER_compute",
+            &[b"127.0.14.2/compute.node-1/c2622add"],
+            &mut c,
+        );
+        assert_eq!(c.records, 2);
+        assert_eq!(
+            book.lookup_identity("127.0.14.2/compute.node-1/c2622add"),
+            None
         );
     }
 
