@@ -25,6 +25,10 @@ pub const MAX_BUFFERED: usize = 256 << 10;
 /// Commands waiting for their replies on one connection; past this the
 /// oldest is answered by nothing (counted).
 pub const MAX_PENDING: usize = 1024;
+/// Bytes all redis connections together may hold (values still arriving,
+/// commands awaiting their reply); the connection that goes over it is
+/// abandoned.
+pub const MAX_TOTAL: usize = 64 << 20;
 /// Arguments of one command kept (a `SADD` may name thousands of members).
 pub const MAX_ARGS: usize = 64;
 /// Bytes of one argument kept.
@@ -76,7 +80,8 @@ pub struct RedisCounters {
     /// Replies with no command before them in the capture.
     pub unmatched_replies: u64,
     /// Connections not followed to their end: bytes that are not RESP, a
-    /// gap, or a value over [`MAX_BUFFERED`].
+    /// gap, a value over [`MAX_BUFFERED`], or all connections together
+    /// holding over [`MAX_TOTAL`].
     pub abandoned: u64,
     pub commands_cut: u64,
     pub pending_evicted: u64,
@@ -106,6 +111,8 @@ struct RedisConn {
     server: SocketAddr,
     held: [Held; 2],
     pending: VecDeque<Pending>,
+    /// What the pending commands hold, in bytes.
+    pending_bytes: usize,
     /// No longer followed (counted in `abandoned`).
     abandoned: bool,
     /// Picked up midway: the replies to commands sent before the capture
@@ -122,6 +129,9 @@ pub struct RedisDecoder {
     ports: PortSet,
     conns: crate::FastMap<u64, RedisConn>,
     counters: RedisCounters,
+    /// What all connections hold, against `budget` ([`MAX_TOTAL`]).
+    held_total: usize,
+    budget: usize,
 }
 
 impl RedisDecoder {
@@ -130,6 +140,8 @@ impl RedisDecoder {
             ports,
             conns: crate::FastMap::default(),
             counters: RedisCounters::default(),
+            held_total: 0,
+            budget: MAX_TOTAL,
         }
     }
 
@@ -164,6 +176,7 @@ impl RedisDecoder {
                         server,
                         held: Default::default(),
                         pending: VecDeque::new(),
+                        pending_bytes: 0,
                         abandoned: false,
                         midstream: conn.midstream,
                         synced: !conn.midstream,
@@ -175,17 +188,26 @@ impl RedisDecoder {
                     return;
                 };
                 if !state.abandoned {
+                    let before = state.footprint();
                     state.data(dir, ts, bytes, &mut self.counters, sink);
+                    self.held_total = self.held_total.saturating_sub(before) + state.footprint();
+                    if self.held_total > self.budget {
+                        let held = state.footprint();
+                        state.abandon(&mut self.counters, sink);
+                        self.held_total = self.held_total.saturating_sub(held);
+                    }
                 }
             }
             StreamEvent::Gap { .. } => {
                 // RESP has no markers to find the next value by.
                 if let Some(state) = self.conns.get_mut(&conn.id) {
+                    self.held_total = self.held_total.saturating_sub(state.footprint());
                     state.abandon(&mut self.counters, sink);
                 }
             }
             StreamEvent::Close { ts, .. } => {
                 if let Some(mut state) = self.conns.remove(&conn.id) {
+                    self.held_total = self.held_total.saturating_sub(state.footprint());
                     state.flush(ts, &mut self.counters, sink);
                     state.unanswered(&mut self.counters, sink);
                 }
@@ -194,7 +216,21 @@ impl RedisDecoder {
     }
 }
 
+/// What a pending command holds.
+fn pending_size(p: &Pending) -> usize {
+    p.command
+        .iter()
+        .map(|a| a.len() + std::mem::size_of::<Vec<u8>>())
+        .sum::<usize>()
+        + std::mem::size_of::<Pending>()
+}
+
 impl RedisConn {
+    /// The bytes this connection holds.
+    fn footprint(&self) -> usize {
+        self.held.iter().map(|h| h.bytes.capacity()).sum::<usize>() + self.pending_bytes
+    }
+
     fn held(&mut self, dir: Direction) -> &mut Held {
         let [c2s, s2c] = &mut self.held;
         match dir {
@@ -369,9 +405,11 @@ impl RedisConn {
             if let Some(old) = self.pending.pop_front() {
                 // Still says what was asked (a SADD registers regardless).
                 counters.pending_evicted += 1;
+                self.pending_bytes = self.pending_bytes.saturating_sub(pending_size(&old));
                 self.pass_on(&old, None, sink);
             }
         }
+        self.pending_bytes += pending_size(&p);
         self.pending.push_back(p);
     }
 
@@ -384,7 +422,10 @@ impl RedisConn {
     ) {
         counters.replies += 1;
         match self.pending.pop_front() {
-            Some(p) => self.pass_on(&p, Some((value, ts)), sink),
+            Some(p) => {
+                self.pending_bytes = self.pending_bytes.saturating_sub(pending_size(&p));
+                self.pass_on(&p, Some((value, ts)), sink)
+            }
             None => counters.unmatched_replies += 1,
         }
     }
@@ -393,6 +434,7 @@ impl RedisConn {
     /// asked (a `SADD` registers whether or not its `:1` was captured).
     fn unanswered(&mut self, counters: &mut RedisCounters, sink: &mut dyn RedisSink) {
         let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
         counters.unanswered += pending.len() as u64;
         for p in &pending {
             self.pass_on(p, None, sink);
@@ -550,6 +592,23 @@ mod tests {
                 self.segment(c2s, seq, ack, piece);
                 self.seq[i] = seq.wrapping_add(piece.len() as u32);
             }
+        }
+
+        /// A new connection from another client port, with its handshake.
+        fn reconnect(&mut self, port: u16) {
+            self.client.set_port(port);
+            self.seq = [1000, 5000];
+            let syn = TcpFlags {
+                syn: true,
+                ..TcpFlags::default()
+            };
+            let syn_ack = TcpFlags {
+                syn: true,
+                ack: true,
+                ..TcpFlags::default()
+            };
+            self.segment(true, 999, syn, &[]);
+            self.segment(false, 4999, syn_ack, &[]);
         }
 
         fn skip(&mut self, c2s: bool, n: u32) {
@@ -717,5 +776,24 @@ mod tests {
         assert_eq!(counters.pending_evicted, 5);
         // The evicted ones too: without their replies, at once.
         assert_eq!(seen.len(), MAX_PENDING + 5);
+    }
+    #[test]
+    fn all_connections_together_are_held_to_a_budget() {
+        let mut wire = Wire::new(false);
+        wire.redis.decoder.budget = 1 << 20;
+        // 30 connections, each holding 100 KB of a value still arriving.
+        let mut partial = b"*3\r\n$4\r\nSADD\r\n$1\r\nk\r\n$200000\r\n".to_vec();
+        partial.resize(partial.len() + 100_000, b'x');
+        for i in 0..30 {
+            wire.reconnect(41000 + i);
+            wire.send(true, &partial, 1400);
+            assert!(wire.redis.decoder.held_total <= 1 << 20);
+        }
+        let held = wire.redis.decoder.held_total;
+        let (_, counters) = wire.end();
+        // About 1 MiB of 3 MB fits: the rest is abandoned, and counted.
+        assert!(held > 800_000, "{held}");
+        assert!(counters.abandoned >= 19, "{counters:?}");
+        assert_eq!(counters.connections, 30);
     }
 }

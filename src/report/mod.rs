@@ -246,7 +246,7 @@ impl Counts {
         );
         add(
             self.redis.abandoned,
-            "redis connections not followed to the end (not RESP, a gap, or a value too large)",
+            "redis connections not followed to the end (not RESP, a gap, a value too large, or over the 64 MiB all of them may hold)",
         );
         add(
             self.redis.unmatched_replies,
