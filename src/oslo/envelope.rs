@@ -475,8 +475,16 @@ fn take_pickled_envelope(rpc: &mut Rpc, envelope: &Value) {
 /// An attribute as G1 stores it, or as G2's objects do (`_name`, behind a
 /// property).
 fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
-    v.get(name)
-        .or_else(|| v.get(format!("_{name}").as_str()))
+    let object = v.as_object()?;
+    object
+        .get(name)
+        .or_else(|| {
+            // An instance's state has a handful of keys: a scan costs less
+            // than building `_name`.
+            object
+                .iter()
+                .find_map(|(k, f)| (k.strip_prefix('_') == Some(name)).then_some(f))
+        })
         .filter(|f| !f.is_null())
 }
 
