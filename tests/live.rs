@@ -459,9 +459,15 @@ fn a_full_queue_drops_and_counts() {
     assert_eq!(summary["event"], "summary");
     let dropped = summary["queue_dropped"].as_u64().unwrap();
     assert!(dropped > 0, "{summary}");
-    // What was dropped is missing from the streams, and said so.
+    // What was dropped is missing from the streams, and said so: as a gap
+    // in a stream that went on, or (its handshake dropped too) as a
+    // connection picked up midway. A loss at a stream's very end (its FIN
+    // dropped with it) leaves nothing to see but queue_dropped above.
     assert!(summary["messages"].as_u64().unwrap() < 3000, "{summary}");
-    assert!(summary["gaps"].as_u64().unwrap() > 0, "{summary}");
+    let said = summary["gaps"].as_u64().unwrap()
+        + summary["midstream_connections"].as_u64().unwrap()
+        + summary["incomplete_messages"].as_u64().unwrap();
+    assert!(said > 0, "{summary}");
 }
 
 #[test]
