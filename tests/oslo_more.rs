@@ -746,3 +746,44 @@ fn new_om540_proxy_pickle_calls() {
         false,
     );
 }
+
+#[test]
+fn new_om540_proxy_pickle_publications_are_hops_counted_once() {
+    // The PUB copies carry no message id; their context and message
+    // pickles are the client's, republished: each is a forward of the
+    // client's message, and stats count every message once.
+    let name = "new_om540_proxy_pickle";
+    let truth = truth(name);
+    let events = trace(name);
+    let copies = truth["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["hop"] == "proxy-pub->server")
+        .count();
+    assert!(copies > 0);
+    let forwards_to_subscribers = events
+        .iter()
+        .filter(|e| e["event"] == "forward" && (e["kind"] == "fanout" || e["kind"] == "notify"))
+        .count();
+    assert_eq!(forwards_to_subscribers, copies);
+    let sent_by_client = |method: &str| {
+        truth["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["hop"] == "client->proxy" && m["method"] == method)
+            .count() as u64
+    };
+    let stats = trace_with(name, &["stats"]);
+    for t in stats.iter().filter(|l| l["event"] == "topic_stats") {
+        let method = t["method"].as_str().unwrap();
+        // A request as the client sent it, and each call's reply once.
+        let calls = t["calls"].as_u64().unwrap();
+        assert_eq!(
+            t["messages"].as_u64().unwrap(),
+            sent_by_client(method) + calls,
+            "{t}"
+        );
+    }
+}

@@ -352,8 +352,12 @@ enum SightKey {
     /// Shared with the expiry queue: one copy of the id per sighting.
     Id(Kind, Rc<str>),
     Content(u64),
+    /// The pickled context and message of 5.2 .. 5.5 through the proxy,
+    /// which its PUB republishes unchanged without the message id.
+    PickledPair(u64),
 }
 
+#[derive(Clone)]
 struct Sighting {
     conn_id: u64,
     /// The connection's ends, formatted into its label only for a hop.
@@ -571,6 +575,25 @@ impl<S: OsloSink> OsloDecoder<S> {
         }
     }
 
+    /// The hash of a message's last two frames when they are a pickled
+    /// context and message (G2 through the proxy).
+    fn pickled_pair(&self, m: &Message<'_>, rpc: &Rpc) -> Option<u64> {
+        if rpc.serialization != Some("pickle") || rpc.driver != Driver::Zmq {
+            return None;
+        }
+        let [.., ctx, msg] = m.frames else {
+            return None;
+        };
+        let (ctx, msg) = (m.kept(ctx), m.kept(msg));
+        if !(pickle::looks_like(ctx) && pickle::looks_like(msg)) {
+            return None;
+        }
+        let mut h = self.sightings.hasher().build_hasher();
+        ctx.hash(&mut h);
+        msg.hash(&mut h);
+        Some(h.finish())
+    }
+
     /// Whether this sighting is a copy of one the previous hop sent here.
     fn sighting(
         &mut self,
@@ -592,7 +615,14 @@ impl<S: OsloSink> OsloDecoder<S> {
             }
         };
         let (src, dst) = conn.endpoints(m.dir);
-        let previous = self.sightings.get(&key).and_then(|prev| {
+        let pair = self.pickled_pair(m, rpc);
+        // A copy without an id is known by its pair only (another copy of
+        // it is not a hop of it).
+        let lookup = match (&rpc.msg_id, pair) {
+            (None, Some(pair)) => SightKey::PickledPair(pair),
+            _ => key.clone(),
+        };
+        let previous = self.sightings.get(&lookup).and_then(|prev| {
             // Sent on from the host it reached; for the legacy driver's
             // byte-identical copies also by a third host: haproxy on a VIP
             // connects from its host's own address. (The new driver's
@@ -613,18 +643,21 @@ impl<S: OsloSink> OsloDecoder<S> {
             })
         });
         let origin = previous.as_ref().map_or(src.ip(), |p| p.3);
-        self.sightings.insert(
-            key.clone(),
-            Sighting {
-                conn_id: conn.id,
-                client: conn.client,
-                server: conn.server,
-                src,
-                dst,
-                origin,
-                ts: m.ts,
-            },
-        );
+        let sighting = Sighting {
+            conn_id: conn.id,
+            client: conn.client,
+            server: conn.server,
+            src,
+            dst,
+            origin,
+            ts: m.ts,
+        };
+        if let (Some(_), Some(pair)) = (&rpc.msg_id, pair) {
+            let pair = SightKey::PickledPair(pair);
+            self.sightings.insert(pair.clone(), sighting.clone());
+            self.sighting_order.push_back((m.ts, pair));
+        }
+        self.sightings.insert(key.clone(), sighting);
         self.sighting_order.push_back((m.ts, key));
         previous.map(|(conn_id, label, ts, _)| (conn_id, label, ts))
     }
