@@ -464,6 +464,19 @@ fn overview(facts: &WireFacts, out: &mut Findings) {
             super::wire::MAX_NAME
         ));
     }
+    let redis = &facts.redis;
+    if redis.exchanges > 0 {
+        let mut said = format!(
+            "the redis name service: {} read, {}",
+            count(redis.exchanges, "command", "commands"),
+            count(redis.records.len() as u64, "listener record", "listener records"),
+        );
+        let dropped = redis.records_dropped + redis.lookups_dropped + redis.errors_dropped;
+        if dropped > 0 {
+            said.push_str(&format!(" ({dropped} beyond the tables' caps not kept)"));
+        }
+        notes.push(said);
+    }
     if let Some(t) = &facts.truncated {
         notes.push(t.clone());
     }
