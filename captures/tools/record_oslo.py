@@ -43,6 +43,16 @@ Scenarios (see captures/oslo/README.md, "More real runs"):
                                  real oslo-messaging-zmq-proxy, '' | type |
                                  routing key | message id | pickle(context)
                                  | pickle(message), PUB/SUB
+  new_om57x_proxy_json           5.7.0 (G3) with its defaults
+                                 use_router_proxy = use_pub_sub = true (no
+                                 ACKs in 5.7): context and message as two
+                                 frames, '' | type | routing key | id |
+                                 json(ctx) | json(msg); PUB topic | id |
+                                 json(ctx) | json(msg)
+  new_om513_proxy_pubsub_json    5.13.0 (G3) through the proxy with
+                                 use_pub_sub = true: json([ctx, msg]);
+                                 PUB topic | type | id | body; identities
+                                 <host>/<topic>/<server>/<uuid>
   legacy_om110_ring_per_message  1.10.0 legacy impl_zmq: one PUSH
                                  connection per message, MatchMakerRing, a
                                  real zmq-receiver per host on :9501
@@ -94,6 +104,12 @@ are reached through eventlet's green Socket class), truth builder
 reply_to; a `connections` list with every ZeroMQ connection's 4-tuple;
 the reply the server sends after the client gave up is in `dropped`) and
 wire check (verify_early, also `--verify`).
+
+5.7.0 and 5.13.0 (`variant` in SCENARIOS) reuse the G3 instrumentation
+and build_proxy_truth; their servers' receipts are logged by
+instrument_g3_variant_recv, 5.13.0's proxy (proxy/zmq_sender.py) by
+run_proxy_om513, and verify_g3_variant (also `--verify`) checks every
+hop's frames and JSON body on the wire.
 """
 
 import argparse
@@ -142,6 +158,12 @@ VERSIONS = {
     # left out).
     '2.7.0': {'pins': COMMON_PINS + ['retrying==1.4.2']},
     '3.0.0': {'pins': COMMON_PINS + ['retrying==1.4.2']},
+    # 5.7.0 (the last 5.7.x, G3 with two body frames): retrying for its
+    # DEALER publishers; AMQP/pika left out (--no-deps).
+    '5.7.0': {'pins': COMMON_PINS + ['retrying==1.4.2']},
+    # 5.13.0 (the last 5.13.x): tenacity for its redis matchmaker and
+    # publisher manager; AMQP/pika left out (--no-deps).
+    '5.13.0': {'pins': COMMON_PINS + ['tenacity==9.2.1']},
 }
 
 SCENARIOS = {
@@ -198,6 +220,25 @@ SCENARIOS = {
         # true: everything through the real oslo-messaging-zmq-proxy.
         'oslo_messaging': '5.4.0', 'generation': 'G2', 'net': '127.0.20',
         'serialization': 'pickle', 'proxy': True, 'redis': '127.0.20.5',
+    },
+    'new_om57x_proxy_json': {
+        # G3 (5.7.0, the last 5.7.x) with its defaults use_router_proxy =
+        # use_pub_sub = true (no ACKs in 5.7: no rpc_use_acks option):
+        # the context and the message are two frames (send_dumped twice).
+        'oslo_messaging': '5.7.0', 'generation': 'G3', 'net': '127.0.41',
+        'serialization': 'json', 'proxy': True, 'redis': '127.0.41.5',
+        'big_cast': False, 'variant': 'om57', 'acks': False,
+        'pub_sub': True, 'conf_opts': {},
+    },
+    'new_om513_proxy_pubsub_json': {
+        # G3 (5.13.0, the last 5.13.x) through its proxy (default
+        # use_router_proxy = true) with use_pub_sub = true (default false);
+        # rpc_use_acks and ack_pub_sub at their default (false).  The PUB
+        # carries topic | type | message id | json([context, message]).
+        'oslo_messaging': '5.13.0', 'generation': 'G3', 'net': '127.0.42',
+        'serialization': 'json', 'proxy': True, 'redis': '127.0.42.5',
+        'big_cast': False, 'variant': 'om513', 'acks': False,
+        'pub_sub': True, 'conf_opts': {'use_pub_sub': 'true'},
     },
     'legacy_om110_ring_per_message': {
         'oslo_messaging': '1.10.0', 'legacy': True, 'net': '127.0.13',
@@ -468,7 +509,9 @@ def instrument(log, src_ip, sc=None):
             return r
         zmq_senders.RequestSenderProxy.send = preq_send
 
-        orig_pack = zmq_senders.AckSenderProxy.send
+        # (5.7.0 has no ACKs.)
+        orig_pack = getattr(zmq_senders, 'AckSenderProxy', None)
+        orig_pack = orig_pack and orig_pack.send
 
         def pack_send(self, socket, ack):
             t0 = now()
@@ -478,7 +521,8 @@ def instrument(log, src_ip, sc=None):
                 socket_type=socket.type_name(),
                 zmq_identity=_s(socket.handle.identity))
             return r
-        zmq_senders.AckSenderProxy.send = pack_send
+        if orig_pack is not None:
+            zmq_senders.AckSenderProxy.send = pack_send
 
         orig_prep = zmq_senders.ReplySenderProxy.send
 
@@ -493,6 +537,9 @@ def instrument(log, src_ip, sc=None):
             return r
         zmq_senders.ReplySenderProxy.send = prep_send
 
+    if sc is not None and sc.get('variant'):        # 5.7.0, 5.13.0
+        instrument_g3_variant_recv(log, sc)
+        return
     try:
         from oslo_messaging._drivers.zmq_driver.server.consumers import \
             zmq_dealer_consumer as dc
@@ -529,6 +576,96 @@ def instrument(log, src_ip, sc=None):
                 (message or {}).get('event_type'))
             return context, message
         sc_.SubConsumer._receive_request = staticmethod(sub_receive)
+
+
+def instrument_g3_variant_recv(log, sc):
+    """5.7.0 and 5.13.0 through the proxy: what the servers decode from
+    their DEALER (proxy backend) and SUB (proxy PUB) sockets.  Each
+    wrapper is the release's own receive body plus the log line (the
+    ids are local variables there)."""
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_dealer_consumer as dc
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_sub_consumer as sc_
+    from oslo_messaging._drivers.zmq_driver.server import \
+        zmq_incoming_message as im
+    from oslo_messaging._drivers.zmq_driver import zmq_names
+    from oslo_messaging._drivers.zmq_driver import zmq_async
+    zmq = zmq_async.import_zmq()
+
+    def method_of(message):
+        return (message or {}).get('method') or \
+            (message or {}).get('event_type')
+
+    if sc['variant'] == 'om57':
+        # 5.7.0 DealerConsumer.receive_message: '' | reply_id | type |
+        # message_id | context | message.
+        def dealer_receive(self, socket):
+            try:
+                empty = socket.recv()
+                assert empty == b'', 'Bad format: empty delimiter expected'
+                reply_id = socket.recv()
+                message_type = int(socket.recv())
+                message_id = socket.recv()
+                context = socket.recv_loaded()
+                message = socket.recv_loaded()
+                log(ev='recv', via='DEALER',
+                    msg_type=TYPE_NAMES[message_type],
+                    message_id=_s(message_id), reply_id=_s(reply_id),
+                    zmq_identity=_s(socket.handle.identity),
+                    method=method_of(message))
+                if message_type == zmq_names.CALL_TYPE:
+                    return im.ZmqIncomingMessage(
+                        context, message, reply_id, message_id, socket,
+                        self.sender)
+                elif message_type in zmq_names.NON_BLOCKING_TYPES:
+                    return im.ZmqIncomingMessage(context, message)
+            except (zmq.ZMQError, AssertionError, ValueError) as e:
+                log(ev='recv_error', error=str(e))
+        dc.DealerConsumer.receive_message = dealer_receive
+
+        # 5.7.0 SubConsumer._receive_request: topic_filter | message_id |
+        # context | message.
+        def sub_receive(socket):
+            topic_filter = socket.recv()
+            message_id = socket.recv()
+            context = socket.recv_loaded()
+            message = socket.recv_loaded()
+            log(ev='recv', via='SUB', topic_filter=_s(topic_filter),
+                message_id=_s(message_id),
+                zmq_identity=_s(socket.handle.identity),
+                method=method_of(message))
+            return context, message
+        sc_.SubConsumer._receive_request = staticmethod(sub_receive)
+        return
+
+    # 5.13.0: DealerConsumer.receive_message hands the decoded ids to
+    # _create_message.
+    orig_cm = dc.DealerConsumer._create_message
+
+    def create_message(self, context, message, reply_id, message_id, socket,
+                       message_type):
+        log(ev='recv', via='DEALER', msg_type=TYPE_NAMES[int(message_type)],
+            message_id=_s(message_id), reply_id=_s(reply_id),
+            zmq_identity=_s(socket.handle.identity),
+            method=method_of(message))
+        return orig_cm(self, context, message, reply_id, message_id,
+                       socket, message_type)
+    dc.DealerConsumer._create_message = create_message
+
+    # 5.13.0 SubConsumer._receive_request: topic_filter | type |
+    # message_id | [context, message].
+    def sub_receive13(self, socket):
+        topic_filter = socket.recv()
+        message_type = int(socket.recv())
+        message_id = socket.recv()
+        context, message = socket.recv_loaded()
+        log(ev='recv', via='SUB', topic_filter=_s(topic_filter),
+            msg_type=TYPE_NAMES[message_type], message_id=_s(message_id),
+            zmq_identity=_s(socket.handle.identity),
+            method=method_of(message))
+        return context, message
+    sc_.SubConsumer._receive_request = sub_receive13
 
 
 def log_binds(log, watch, sid_of):
@@ -1492,6 +1629,29 @@ def role_conf(work, sc, host, name):
                 '[matchmaker_redis]\n'
                 'host = %s\n'
                 'port = 6379\n' % (redis_ip, host, host, work, redis_ip))
+    elif 'conf_opts' in sc:
+        # 5.7.0, 5.13.0: the release's defaults but what conf_opts sets
+        # (5.13.0: use_pub_sub = true); 5.13.0's proxy takes its name
+        # service from [zmq_proxy_opts] url.
+        text = ('[DEFAULT]\n'
+                'transport_url = zmq+redis://%s:6379/\n'
+                'rpc_response_timeout = 10\n'
+                '[oslo_messaging_zmq]\n'
+                'rpc_zmq_host = %s\n'
+                'rpc_zmq_bind_address = %s\n'
+                'rpc_zmq_serialization = %s\n'
+                '%s'
+                'rpc_zmq_ipc_dir = %s\n'
+                '[matchmaker_redis]\n'
+                'host = %s\n'
+                'port = 6379\n'
+                '[zmq_proxy_opts]\n'
+                'host = %s\n'
+                'url = zmq+redis://%s:6379/\n'
+                % (redis_ip, host, host, sc['serialization'],
+                   ''.join('%s = %s\n' % kv
+                           for kv in sorted(sc['conf_opts'].items())),
+                   work, redis_ip, host, redis_ip))
     elif sc.get('generation') in ('G1', 'G2'):
         # 4.6.x and 5.0-5.4 register their zmq options in [DEFAULT];
         # Mitaka's default use_pub_sub = true sends fanout/notify to a
@@ -1646,7 +1806,9 @@ def run_proxy(args, sc):
     host = sc['net'] + '.4'
     path = role_conf(args.work, sc, host, 'zmq-proxy')
     g2 = sc.get('generation') == 'G2'
-    instrument(log, None, sc if g2 else None)
+    if sc.get('variant') == 'om513':
+        return run_proxy_om513(args, sc, log, path)
+    instrument(log, None, sc if g2 or sc.get('variant') else None)
     if g2:      # 5.4.0: broker/zmq_queue_proxy, PubPublisherProxy
         from oslo_messaging._drivers.zmq_driver.broker import \
             zmq_queue_proxy as qp
@@ -1703,6 +1865,78 @@ def run_proxy(args, sc):
     t = threading.Thread(target=ready)
     t.daemon = True
     t.start()
+    sys.argv = ['oslo-messaging-zmq-proxy', '--config-file', path]
+    zmq_proxy.main()
+    log(ev='exit')
+    os._exit(0)
+
+
+def proxy_ready(log, sc):
+    import threading
+
+    def ready():
+        import redis
+        r = redis.StrictRedis(host=redis_host(sc), port=6379)
+        while True:
+            keys = [k.decode() for k in r.keys('*')]
+            if 'PUBLISHERS' in keys and 'ROUTERS' in keys:
+                break
+            time.sleep(0.1)
+        r.close()
+        log(ev='ready', keys=sorted(keys))
+    t = threading.Thread(target=ready)
+    t.daemon = True
+    t.start()
+
+
+def run_proxy_om513(args, sc, log, path):
+    """5.13.0's oslo-messaging-zmq-proxy (DoubleRouterProxy: frontend and
+    backend ports random): its forwarding moved to proxy/zmq_sender.py;
+    CentralRouterSender (ROUTER -> ROUTER), CentralPublisherSender (PUB)
+    and CentralAckSender (ack_pub_sub only) are wrapped, t taken after
+    the send returned.  multipart_message is [reply_id, b'', type,
+    routing_key, message_id, body]."""
+    import zmq
+    instrument(log, None, sc)
+    from oslo_messaging._drivers.zmq_driver.proxy import zmq_sender as zs
+    from oslo_messaging._cmd import zmq_proxy
+
+    def ids(mm):
+        return dict(msg_type=TYPE_NAMES[int(mm[2])], reply_id=_s(mm[0]),
+                    message_id=_s(mm[4]))
+
+    orig_route = zs.CentralRouterSender.send_message
+
+    def route(self, socket, mm):
+        t0 = now()
+        r = orig_route(self, socket, mm)
+        log(t=now(), t_before=t0, ev='proxy_send', routing_key=_s(mm[3]),
+            endpoint=_s(socket.handle.getsockopt(zmq.LAST_ENDPOINT)),
+            **ids(mm))
+        return r
+    zs.CentralRouterSender.send_message = route
+
+    orig_pub = zs.CentralPublisherSender.send_message
+
+    def publish(self, socket, mm):
+        t0 = now()
+        r = orig_pub(self, socket, mm)
+        log(t=now(), t_before=t0, ev='proxy_publish',
+            topic_filter=_s(mm[3]), endpoint=socket.connect_address,
+            **ids(mm))
+        return r
+    zs.CentralPublisherSender.send_message = publish
+
+    orig_ack = zs.CentralAckSender.send_message
+
+    def ack(self, socket, mm):
+        t0 = now()
+        r = orig_ack(self, socket, mm)
+        log(t=now(), t_before=t0, ev='proxy_ack', **ids(mm))
+        return r
+    zs.CentralAckSender.send_message = ack
+
+    proxy_ready(log, sc)
     sys.argv = ['oslo-messaging-zmq-proxy', '--config-file', path]
     zmq_proxy.main()
     log(ev='exit')
@@ -2236,6 +2470,9 @@ def record(name, sc, args):
     elif sc.get('early'):
         truth = build_early_truth(name, sc, read_events(work))
         verify_early(pcap_tmp, truth)
+    elif sc.get('variant'):                     # 5.7.0, 5.13.0
+        truth = build_proxy_truth(name, sc, read_events(work))
+        verify_g3_variant(pcap_tmp, truth, sc)
     else:
         truth = (build_proxy_truth if sc.get('proxy') else build_truth)(
             name, sc, read_events(work))
@@ -2604,7 +2841,8 @@ def build_proxy_truth(name, sc, evs, client_idents=None):
             'generation': sc['generation'],
             'wire_version_frame': sc['generation'] == 'G4',
             'mode': {'serialization': sc['serialization'], 'proxy': True,
-                     'pub_sub': True, 'acks': True, 'dynamic': False},
+                     'pub_sub': sc.get('pub_sub', True),
+                     'acks': sc.get('acks', True), 'dynamic': False},
             'executor': 'eventlet (proxy: threads, as shipped)',
             'python': '3.11 (compatibility patches: captures/tools/'
                       'oslo_patches/%s)' % sc['oslo_messaging'],
@@ -2626,7 +2864,7 @@ def build_proxy_truth(name, sc, evs, client_idents=None):
         'messages': messages,
         'calls': calls,
         'api_ops': api,
-        'dropped': [],
+        'dropped': dropped_publishes(evs) if sc.get('variant') else [],
         'summary': {
             'messages': len(messages),
             'by_hop_type_topic_method': dict(sorted(by.items())),
@@ -2634,6 +2872,158 @@ def build_proxy_truth(name, sc, evs, client_idents=None):
             'calls_with_reply': sum(1 for c in calls if c['t_reply']),
         },
     }
+
+
+def dropped_publishes(evs):
+    """5.7.0/5.13.0: what the proxy published that no SUB logged receiving
+    (libzmq filters PUB messages on the publishing side: a message no
+    connected SUB subscribed to is not sent)."""
+    got = {r['message_id'] for r in evs
+           if r['ev'] == 'recv' and r.get('via') == 'SUB'}
+    return [{'t': round(e['t'], 6), 'msg_type': e['msg_type'],
+             'message_id': e['message_id'], 'process': 'zmq-proxy',
+             'hop': 'proxy-pub->server', 'topic_filter': e['topic_filter'],
+             'src': e['endpoint'], 'why': 'no subscriber received it'}
+            for e in evs if e['ev'] == 'proxy_publish' and
+            e['message_id'] not in got]
+
+
+G3_VARIANT_WIRE = {
+    # hop -> the frames before the body; the body: 'two' = json(context) |
+    # json(message) (5.7.0), 'one' = json([context, message]) (5.13.0);
+    # replies: one frame, a dict (5.7.0) or [reply_body, failure]
+    # (5.13.0).
+    'om57': {
+        'client->proxy': ['empty', 'code', 'routing_key', 'mid'],
+        'proxy->server': ['empty', 'reply_id', 'code', 'mid'],
+        'server->proxy': ['empty', 'code', 'reply_id', 'mid'],
+        'proxy->client': ['empty', 'reply_id', 'code', 'mid'],
+        'proxy-pub->server': ['topic_filter', 'mid'],
+        'body': 'two',
+    },
+    'om513': {
+        'client->proxy': ['empty', 'code', 'routing_key', 'mid'],
+        'proxy->server': ['empty', 'reply_id', 'code', 'mid'],
+        'server->proxy': ['empty', 'code', 'reply_id', 'mid'],
+        'proxy->client': ['empty', 'reply_id', 'code', 'mid'],
+        'proxy-pub->server': ['topic_filter', 'code', 'mid'],
+        'body': 'one',
+    },
+}
+
+
+def verify_g3_variant(pcap, truth, sc, dump=False):
+    """new_om57x_proxy_json, new_om513_proxy_pubsub_json against the wire
+    (record_libzmq.py's reader): every truth message on its connection
+    with G3_VARIANT_WIRE's frames (empty delimiter, type code, routing key
+    or reply id, message id, topic filter) and JSON body (the context's
+    user_id, the method or event type; replies: message id and type
+    (5.7.0), failure or not); READY Socket-Type/Identity of the sending
+    DEALERs; the only ZMTP commands SUBSCRIBEs to the proxy's PUB;
+    nothing else on the ZeroMQ connections."""
+    wire, props_of, tcp_of, redis_conns, cmds = _wire_msgs(pcap)
+    codes = {'CALL': b'1', 'CAST': b'2', 'CAST_FANOUT': b'3',
+             'NOTIFY': b'4', 'REPLY': b'5', 'ACK': b'6'}
+    lay = G3_VARIANT_WIRE[sc['variant']]
+    failed = {m['message_id']: m['failure'] for m in truth['messages']
+              if m['hop'] == 'server->proxy' and m['msg_type'] == 'REPLY'}
+    problems, deltas, used, dumps, wire_t = [], [], set(), {}, {}
+    for m in truth['messages']:
+        hop = m['hop']
+        want = {'empty': b'', 'code': codes[m['msg_type']],
+                'routing_key': (m.get('routing_key') or '').encode(),
+                'reply_id': (m.get('reply_id') or '').encode(),
+                'mid': (m['message_id'] or '').encode(),
+                'topic_filter': (m.get('topic_filter') or '').encode()}
+        head = [want[k] for k in lay[hop]]
+        nbody = 2 if lay['body'] == 'two' and m['msg_type'] != 'REPLY' \
+            else 1
+        label = '%s %s %s' % (hop, m['msg_type'], m['message_id'])
+        hit = None
+        for i, (frames, t) in enumerate(wire.get((m['src'], m['dst']), [])):
+            if (m['src'], m['dst'], i) in used:
+                continue
+            if len(frames) == len(head) + nbody and \
+                    frames[:len(head)] == head:
+                hit = i, frames, t
+                break
+        if hit is None:
+            problems.append('not on the wire: %s %s->%s' % (
+                label, m['src'], m['dst']))
+            continue
+        i, frames, t = hit
+        used.add((m['src'], m['dst'], i))
+        try:
+            body = [json.loads(f) for f in frames[len(head):]]
+        except ValueError as e:
+            problems.append('%s: body not JSON: %s' % (label, e))
+            continue
+        if m['msg_type'] == 'REPLY':
+            r = body[0]
+            if lay['body'] == 'two':            # 5.7.0: a dict
+                ok = (isinstance(r, dict) and r.get('msg_type') == 5 and
+                      r.get('message_id') == m['message_id'] and
+                      (r.get('failure') is not None) ==
+                      failed[m['message_id']])
+            else:                               # 5.13.0: [body, failure]
+                ok = (isinstance(r, list) and len(r) == 2 and
+                      (r[1] is not None) == failed[m['message_id']])
+        else:
+            ctx, msg = body if nbody == 2 else \
+                (list(body[0]) + [None, None])[:2]
+            ok = (isinstance(ctx, dict) and ctx.get('user_id') == 'a1b2c3'
+                  and isinstance(msg, dict) and
+                  (msg.get('method') or msg.get('event_type')) ==
+                  m['method'])
+        if not ok:
+            problems.append('%s: body differs: %r' % (label, body))
+        mine = props_of.get((m['src'], m['dst']), {})
+        if hop in ('client->proxy', 'server->proxy') and (
+                mine.get('Socket-Type') != b'DEALER' or
+                mine.get('Identity') != m['zmq_identity'].encode()):
+            problems.append('%s: READY %r' % (label, mine))
+        deltas.append((t - m['t'], m))
+        wire_t[(hop, m['msg_type'], m['message_id'])] = t
+        dumps.setdefault((hop, m['msg_type']), (m, frames))
+    pub = set(truth['endpoints'].get('zmq-proxy', []))
+    subs = []
+    for (a, b), on in cmds.items():
+        for name, data in on:
+            if name != 'SUBSCRIBE' or b not in pub:
+                problems.append('command %s %r on %s->%s' % (
+                    name, data, a, b))
+            else:
+                subs.append((a, b, data))
+    extra = sum(len(v) for v in wire.values()) - len(used)
+    if extra:
+        problems.append('%d ZeroMQ messages on the wire not in the truth'
+                        % extra)
+    lat = []
+    for c in truth['calls']:
+        if c['t_reply'] is None:
+            continue
+        w = wire_t[('server->proxy', 'REPLY', c['message_id'])] - \
+            wire_t[('client->proxy', 'CALL', c['message_id'])]
+        lat.append(abs(w - c['wire_latency_s']))
+    print('wire check: %d ZeroMQ connections, %d redis; %d/%d truth '
+          'messages found; %d SUBSCRIBEs; t -> wire %.3f..%.3f ms; '
+          'call latency within %.3f ms of the truth' % (
+              len(tcp_of), redis_conns, len(used), len(truth['messages']),
+              len(subs), 1e3 * min(d for d, _ in deltas),
+              1e3 * max(d for d, _ in deltas), 1e3 * max(lat)))
+    if dump:
+        for a, b, data in sorted(subs):
+            print('SUBSCRIBE %r %s->%s' % (data, a, b))
+        for k in sorted(dumps, key=str):
+            m, frames = dumps[k]
+            print('%s %s %s %s->%s frames %s' % (
+                k[0], k[1], m['method'], m['src'], m['dst'],
+                ' | '.join(repr(f) if len(f) < 60 else
+                           '<%d bytes %r...>' % (len(f), f[:40])
+                           for f in frames)))
+    if problems:
+        raise SystemExit('wire check failed:\n' + '\n'.join(problems))
+    return deltas, lat
 
 
 def lb_destinations(evs):
@@ -4595,7 +4985,7 @@ def main():
     ap.add_argument('--out', default=os.path.join(REPO, 'captures', 'oslo'))
     ap.add_argument('--list', action='store_true')
     ap.add_argument('--verify', action='store_true',
-                    help='G1, G2 only: check --out/<scenario>.pcap against '
+                    help='G1, G2, 5.7.0/5.13.0 only: check --out/<scenario>.pcap against '
                          'its truth (no recording) and print the first '
                          'message of each type')
     if len(sys.argv) > 1 and sys.argv[1] == '_role':
@@ -4620,6 +5010,13 @@ def main():
             print(k, v)
         return
     sc = SCENARIOS[args.scenario]
+    if args.verify and sc.get('variant'):
+        with open(os.path.join(args.out, args.scenario +
+                               '.truth.json')) as f:
+            truth = json.load(f)
+        verify_g3_variant(os.path.join(args.out, args.scenario + '.pcap'),
+                          truth, sc, dump=True)
+        return
     if args.verify:
         if sc.get('generation') not in ('G1', 'G2'):
             raise SystemExit('--verify: G1 and G2 scenarios only')
