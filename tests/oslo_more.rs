@@ -787,3 +787,65 @@ fn new_om540_proxy_pickle_publications_are_hops_counted_once() {
         );
     }
 }
+
+// oslo.messaging 5.7.0 (context and message in two JSON frames) and 5.13.0
+// (routing keys `host/topic/server/uuid`, PUB `topic | type | id | body`),
+// both through the real zmq proxy with PUB/SUB.
+
+#[test]
+fn new_om57x_proxy_json_messages() {
+    check_hops("new_om57x_proxy_json");
+}
+
+#[test]
+fn new_om57x_proxy_json_calls() {
+    check_calls_by(
+        "new_om57x_proxy_json",
+        "message_id",
+        "wire_latency_s",
+        false,
+    );
+}
+
+#[test]
+fn new_om513_proxy_pubsub_json_messages() {
+    check_hops("new_om513_proxy_pubsub_json");
+}
+
+#[test]
+fn new_om513_proxy_pubsub_json_calls() {
+    check_calls_by(
+        "new_om513_proxy_pubsub_json",
+        "message_id",
+        "wire_latency_s",
+        false,
+    );
+}
+
+/// Through a proxy, every copy after the first sighting — proxy to server,
+/// each PUB copy to a subscriber, proxy to client — is one forward.
+#[test]
+fn every_proxy_hop_is_one_forward() {
+    for name in [
+        "new_newton_proxy_pubsub_acks",
+        "new_rocky_proxy_acks",
+        "new_om540_proxy_pickle",
+        "new_om57x_proxy_json",
+        "new_om513_proxy_pubsub_json",
+    ] {
+        let truth = truth(name);
+        let hops = truth["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["hop"].as_str().unwrap_or_default().starts_with("proxy"))
+            .count();
+        let events = trace(name);
+        let forwards = events.iter().filter(|e| e["event"] == "forward").count();
+        assert_eq!(forwards, hops, "{name}");
+        let forwarded = messages(&events)
+            .filter(|e| e["rpc"]["forwarded"] == true)
+            .count();
+        assert_eq!(forwarded, hops, "{name}");
+    }
+}

@@ -469,7 +469,11 @@ fn overview(facts: &WireFacts, out: &mut Findings) {
         let mut said = format!(
             "the redis name service: {} read, {}",
             count(redis.exchanges, "command", "commands"),
-            count(redis.records.len() as u64, "listener record", "listener records"),
+            count(
+                redis.records.len() as u64,
+                "listener record",
+                "listener records"
+            ),
         );
         let dropped = redis.records_dropped + redis.lookups_dropped + redis.errors_dropped;
         if dropped > 0 {

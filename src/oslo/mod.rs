@@ -652,13 +652,17 @@ impl<S: OsloSink> OsloDecoder<S> {
             origin,
             ts: m.ts,
         };
-        if let (Some(_), Some(pair)) = (&rpc.msg_id, pair) {
-            let pair = SightKey::PickledPair(pair);
-            self.sightings.insert(pair.clone(), sighting.clone());
-            self.sighting_order.push_back((m.ts, pair));
+        // A hop leaves the sighting it came from in place: the proxy's PUB
+        // sends one copy per subscriber, each a hop of the client's.
+        if previous.is_none() {
+            if let (Some(_), Some(pair)) = (&rpc.msg_id, pair) {
+                let pair = SightKey::PickledPair(pair);
+                self.sightings.insert(pair.clone(), sighting.clone());
+                self.sighting_order.push_back((m.ts, pair));
+            }
+            self.sightings.insert(key.clone(), sighting);
+            self.sighting_order.push_back((m.ts, key));
         }
-        self.sightings.insert(key.clone(), sighting);
-        self.sighting_order.push_back((m.ts, key));
         previous.map(|(conn_id, label, ts, _)| (conn_id, label, ts))
     }
 
