@@ -115,6 +115,8 @@ pub struct StatsReport<W: Write> {
     topics: FastMap<String, FastMap<String, TopicTally>>,
     topic_pairs: usize,
     talkers: FastMap<IpAddr, Talker>,
+    /// Hosts beyond [`MAX_TALKERS`], together (shown as `(other)`).
+    other_talkers: Talker,
     first_ts: Option<Timestamp>,
     last_ts: Timestamp,
     display: super::DisplayFilter,
@@ -136,6 +138,7 @@ impl<W: Write> StatsReport<W> {
             topics: FastMap::default(),
             topic_pairs: 0,
             talkers: FastMap::default(),
+            other_talkers: Talker::default(),
             first_ts: None,
             last_ts: Timestamp::ZERO,
             display: super::DisplayFilter::default(),
@@ -217,10 +220,26 @@ impl<W: Write> StatsReport<W> {
             .map_or(0.0, |first| self.last_ts.nanos_since(first) as f64 / 1e9)
     }
 
-    fn talker_rows(&self) -> Vec<(&IpAddr, &Talker)> {
+    /// A source host's tally; beyond the cap, the one of `(other)`.
+    fn talker(&mut self, host: IpAddr) -> &mut Talker {
+        if self.talkers.len() < MAX_TALKERS || self.talkers.contains_key(&host) {
+            self.talkers.entry(host).or_default()
+        } else {
+            &mut self.other_talkers
+        }
+    }
+
+    /// The ten busiest hosts, then `(other)` for hosts beyond the table's
+    /// cap when there were any.
+    fn talker_rows(&self) -> Vec<(String, &Talker)> {
         let mut rows: Vec<_> = self.talkers.iter().collect();
         rows.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
         rows.truncate(10);
+        let mut rows: Vec<(String, &Talker)> =
+            rows.into_iter().map(|(h, t)| (h.to_string(), t)).collect();
+        if self.other_talkers.messages > 0 {
+            rows.push((OTHER.to_string(), &self.other_talkers));
+        }
         rows
     }
 
@@ -263,7 +282,7 @@ impl<W: Write> StatsReport<W> {
                 for (host, t) in self.talker_rows() {
                     let mut o = JsonObject::new();
                     o.str("event", "talker")
-                        .str("host", &host.to_string())
+                        .str("host", &host)
                         .u64("messages", t.messages)
                         .u64("bytes", t.bytes);
                     lines.push(o.finish());
@@ -480,11 +499,9 @@ impl<W: Write> OsloSink for StatsReport<W> {
                         t.bytes += bytes;
                     }
                     let (src, _) = conn.endpoints(m.dir);
-                    if self.talkers.len() < MAX_TALKERS || self.talkers.contains_key(&src.ip()) {
-                        let talker = self.talkers.entry(src.ip()).or_default();
-                        talker.messages += 1;
-                        talker.bytes += bytes;
-                    }
+                    let talker = self.talker(src.ip());
+                    talker.messages += 1;
+                    talker.bytes += bytes;
                 }
             }
             ZmtpEvent::Command(c) => tally[c.dir.index()].commands += 1,
@@ -637,6 +654,28 @@ mod tests {
         assert_eq!(report.by_socket.len(), MAX_SOCKET_TYPES + 1);
         assert_eq!(report.by_socket[OTHER].messages, 10);
         assert_eq!(report.by_socket["TYPE0"].messages, 2);
+    }
+
+    #[test]
+    fn talkers_beyond_the_cap_are_counted_as_other() {
+        let mut report = StatsReport::new(
+            Sink::new(Vec::new(), false),
+            Format::Jsonl,
+            Precision::Micro,
+        );
+        for i in 0..MAX_TALKERS as u32 + 5 {
+            let t = report.talker(IpAddr::from(i.to_be_bytes()));
+            t.messages += 1;
+            t.bytes += 1;
+        }
+        // A known host keeps counting after the cap.
+        report.talker(IpAddr::from([0, 0, 0, 0])).bytes += 99;
+        let rows = report.talker_rows();
+        assert_eq!(rows.len(), 11);
+        assert_eq!(rows[0].0, "0.0.0.0");
+        assert_eq!(rows[0].1.bytes, 100);
+        assert_eq!(rows[10].0, OTHER);
+        assert_eq!(rows[10].1.bytes, 5);
     }
 
     #[test]
