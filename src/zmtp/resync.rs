@@ -7,7 +7,10 @@
 //! batches, so segments usually start at frames). See zmtp-protocol.md §8.
 //!
 //! Memory is bounded by the window; each candidate offset is rejected once
-//! and never examined again, so the search is linear in the bytes seen.
+//! and never examined again, and bytes leave the window's front without
+//! moving the rest each time, so the search is linear in the bytes seen.
+
+use std::collections::VecDeque;
 
 use super::wire::{self, Framing, HeaderParse};
 
@@ -40,14 +43,17 @@ impl Strictness {
 
 #[derive(Debug, Default)]
 pub struct Resync {
-    window: Vec<u8>,
-    /// Offsets in `window` where a data event (a TCP segment) began.
-    segment_starts: Vec<usize>,
+    /// The window is `buffer[front..]`: bytes dropped from its front are
+    /// skipped, and removed only once they are half the buffer.
+    buffer: Vec<u8>,
+    front: usize,
+    /// Stream offsets where a data event (a TCP segment) began, in order.
+    segment_starts: VecDeque<u64>,
     /// Candidates below this offset are rejected for good.
     scanned: usize,
     /// Bytes dropped from the front of the window so far.
     discarded: u64,
-    /// Stream offset of `window[0]`.
+    /// Stream offset of the window's first byte.
     base: u64,
     /// `window[0]` is the first byte after a hole (or of a capture that began
     /// mid-connection) and the start of a TCP segment.
@@ -71,7 +77,8 @@ impl Resync {
     /// Start searching at stream offset `offset`, with `pending` bytes
     /// from there already in hand.
     pub fn start(&mut self, offset: u64, pending: &[u8]) {
-        self.window.clear();
+        self.buffer.clear();
+        self.front = 0;
         self.segment_starts.clear();
         self.scanned = 0;
         self.discarded = 0;
@@ -100,11 +107,14 @@ impl Resync {
         if data.is_empty() {
             return;
         }
-        if self.window.is_empty() {
+        if self.window().is_empty() {
+            self.buffer.clear();
+            self.front = 0;
             self.base = offset;
         }
-        self.segment_starts.push(self.window.len());
-        self.window.extend_from_slice(data);
+        let at = self.base + self.window().len() as u64;
+        self.segment_starts.push_back(at);
+        self.buffer.extend_from_slice(data);
     }
 
     /// Bytes given up so far (dropped from the window).
@@ -113,7 +123,7 @@ impl Resync {
     }
 
     pub fn window(&self) -> &[u8] {
-        &self.window
+        self.buffer.get(self.front..).unwrap_or_default()
     }
 
     /// Look for a lock in the window. `framings` are the grammars to try at
@@ -121,7 +131,7 @@ impl Resync {
     pub fn search(&mut self, framings: &[Framing], strictness: Strictness) -> Option<SyncFound> {
         loop {
             let mut pending = false;
-            while self.scanned < self.window.len() {
+            while self.scanned < self.window().len() {
                 let offset = self.scanned;
                 let mut rejected_all = true;
                 for &framing in framings {
@@ -137,7 +147,7 @@ impl Resync {
                 }
                 self.scanned += 1;
             }
-            if self.window.len() < WINDOW {
+            if self.window().len() < WINDOW {
                 return None;
             }
             // The window is full: give up what cannot lock any more. A
@@ -153,14 +163,18 @@ impl Resync {
     }
 
     fn drop_front(&mut self, n: usize) {
-        let n = n.min(self.window.len());
-        self.window.drain(..n);
+        let n = n.min(self.window().len());
+        self.front += n;
         self.discarded += n as u64;
         self.base += n as u64;
         self.scanned = self.scanned.saturating_sub(n);
-        self.segment_starts.retain(|&s| s >= n);
-        for s in &mut self.segment_starts {
-            *s -= n;
+        while self.segment_starts.front().is_some_and(|&s| s < self.base) {
+            self.segment_starts.pop_front();
+        }
+        // Each byte is moved at most once per halving: linear overall.
+        if self.front > self.buffer.len() / 2 {
+            self.buffer.drain(..self.front);
+            self.front = 0;
         }
     }
 
@@ -168,11 +182,12 @@ impl Resync {
     /// bytes, how many were skipped in all before the lock, and the stream
     /// offset of the lock.
     pub fn take_from(&mut self, offset: usize) -> (Vec<u8>, u64, u64) {
-        let offset = offset.min(self.window.len());
-        let rest = self.window.split_off(offset);
+        let offset = offset.min(self.window().len());
+        let rest = self.buffer.split_off(self.front + offset);
         let skipped = self.discarded + offset as u64;
         let at = self.base + offset as u64;
-        self.window.clear();
+        self.buffer.clear();
+        self.front = 0;
         self.segment_starts.clear();
         self.scanned = 0;
         self.discarded = 0;
@@ -181,18 +196,20 @@ impl Resync {
 
     /// Everything given up (a hole, or the end of the stream, without a lock).
     pub fn abandon(&mut self) -> u64 {
-        let skipped = self.discarded + self.window.len() as u64;
+        let skipped = self.discarded + self.window().len() as u64;
         self.start(0, &[]);
         skipped
     }
 
     fn is_segment_start(&self, offset: usize) -> bool {
-        self.segment_starts.binary_search(&offset).is_ok()
+        self.segment_starts
+            .binary_search(&(self.base + offset as u64))
+            .is_ok()
     }
 
     fn chain(&self, start: usize, framing: Framing, strictness: Strictness) -> Verdict {
         let (needed, confirmations) = strictness.required();
-        let window = &self.window;
+        let window = self.window();
         // Cheap first look: the first byte must be able to start a frame.
         match (framing, window.get(start)) {
             (Framing::V1, Some(0)) => return Verdict::Reject,
@@ -378,5 +395,26 @@ mod tests {
             assert!(r.window().len() <= WINDOW + 4096);
         }
         assert!(r.discarded() > 0);
+    }
+
+    #[test]
+    fn one_byte_segments_keep_the_window_and_its_segment_starts_bounded() {
+        let mut r = Resync::default();
+        let mut x = 0x9e37_79b9u32;
+        for _ in 0..3 * WINDOW {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            r.push(0, &[x as u8]);
+            if r.window().len() >= WINDOW {
+                assert_eq!(r.search(&[Framing::V3], Strictness::Strict), None);
+            }
+            assert!(r.buffer.len() <= 2 * WINDOW + 1, "{}", r.buffer.len());
+            assert!(r.segment_starts.len() <= r.window().len());
+        }
+        assert!(r.discarded() >= WINDOW as u64);
+        // The segment starts still name the window's bytes.
+        assert!(r.is_segment_start(0));
+        assert!(r.is_segment_start(r.window().len() - 1));
     }
 }
