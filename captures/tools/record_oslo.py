@@ -18,6 +18,14 @@ Scenarios (see captures/oslo/README.md, "More real runs"):
   new_mitaka_direct_pickle       4.6.1 (Mitaka, G1): pickles (send_pyobj),
                                  direct DEALER->ROUTER, casts PUSH->PULL,
                                  use_pub_sub = false
+  new_mitaka_defaults_pickle     4.6.1 (Mitaka, G1) with its defaults
+                                 (use_pub_sub = true): calls DEALER ->
+                                 ROUTER, casts PUSH -> PULL, fanouts and
+                                 notifications over ipc to the node's
+                                 oslo-messaging-zmq-broker (one per node,
+                                 as the deployment guide says), which
+                                 PUBlishes topic | pickle(request) to the
+                                 servers' SUBs
   new_om540_direct_pickle        5.4.0 (G2): b'' | pickle(Envelope) |
                                  pickle(request or Response), direct
                                  DEALER->ROUTER, use_pub_sub =
@@ -187,6 +195,19 @@ SCENARIOS = {
         # PUSH -> PULL, calls/fanouts/notifications DEALER -> ROUTER.
         'oslo_messaging': '4.6.1', 'generation': 'G1', 'net': '127.0.15',
         'serialization': 'pickle',
+    },
+    'new_mitaka_defaults_pickle': {
+        # G1 (4.6.1) with the release's defaults: use_pub_sub = true
+        # (impl_zmq.py), so CAST_FANOUT and NOTIFY go client DEALER ->
+        # ipc://<rpc_zmq_ipc_dir>/zmq-broker -> the node's
+        # oslo-messaging-zmq-broker (UniversalQueueProxy) -> its PUB ->
+        # the servers' SUBs; calls and casts direct as in
+        # new_mitaka_direct_pickle.  A broker on every node
+        # (doc/source/zmq_driver.rst: "Each machine running OpenStack
+        # services, or sending RPC messages, should run the
+        # 'oslo-messaging-zmq-broker' daemon"), each with its own ipc dir.
+        'oslo_messaging': '4.6.1', 'generation': 'G1', 'net': '127.0.43',
+        'serialization': 'pickle', 'local_brokers': True,
     },
     'new_om540_direct_pickle': {
         # G2: DEALER -> ROUTER, b'' | pickle(Envelope) | pickle(request);
@@ -368,7 +389,8 @@ def instrument(log, src_ip, sc=None):
                 if e in (1, 32):
                     try:
                         rec['local'], rec['peer'] = addr_of(ev['value'])
-                    except OSError as exc:
+                    except (OSError, TypeError) as exc:
+                        # TypeError: an ipc connection (AF_UNIX names).
                         rec['error'] = str(exc)
                 log(**rec)
         t = threading.Thread(target=loop)
@@ -406,6 +428,8 @@ def instrument(log, src_ip, sc=None):
             instrument_g2(log, watch, sid_of)
         else:                                               # G1 (4.6.x)
             instrument_g1(log, watch, sid_of)
+            if sc is not None and sc.get('local_brokers'):
+                instrument_g1_pubsub(log, sid_of)
         return
     from oslo_messaging._drivers.zmq_driver.client import zmq_senders
     from oslo_messaging._drivers.zmq_driver.server.consumers import \
@@ -818,6 +842,169 @@ def instrument_g1(log, watch, sid_of):
                 sid=sid_of(self), failure=obj.get('failure') is not None)
         return obj
     zmq_socket.ZmqSocket.recv_pyobj = recv_pyobj
+
+
+def instrument_g1_pubsub(log, sid_of):
+    """4.6.1 with use_pub_sub = true (its default), on top of
+    instrument_g1.
+
+    Client: CAST_FANOUT and NOTIFY go to DealerPublisherLight, whose
+    DEALER is connected to ipc://<rpc_zmq_ipc_dir>/zmq-broker (not
+    capturable): b'' | pickle(envelope dict) | pickle(request).  Its send
+    closure is replaced after __init__ by the same body with a log line
+    (`send_ipc`, t just before the last frame).  Broker
+    (oslo-messaging-zmq-broker, native threads): its receipt
+    (UniversalQueueProxy._receive_in_request), its PUB send
+    (PubPublisherProxy.send_request, the body re-implemented with t just
+    before the last frame: topic filter | the client's request pickle as
+    received), the PUBLISHERS record it registers.  Servers:
+    SubConsumer's subscriptions, the publishers it connects to and each
+    request its SUB reads (_receive_request, its own body plus a log
+    line)."""
+    from oslo_messaging._drivers.zmq_driver import zmq_address
+    from oslo_messaging._drivers.zmq_driver import zmq_names
+    from oslo_messaging._drivers.zmq_driver import zmq_socket
+    from oslo_messaging._drivers.zmq_driver.broker import zmq_broker
+    from oslo_messaging._drivers.zmq_driver.broker import \
+        zmq_queue_proxy as qp
+    from oslo_messaging._drivers.zmq_driver.client.publishers import \
+        zmq_pub_publisher as pp
+    from oslo_messaging._drivers.zmq_driver.client.publishers.dealer \
+        import zmq_dealer_publisher as dp
+    from oslo_messaging._drivers.zmq_driver.client.publishers import \
+        zmq_publisher_base as pb
+    from oslo_messaging._drivers.zmq_driver.server.consumers import \
+        zmq_sub_consumer as sc_mod
+    zmq = zmq_socket.zmq            # eventlet.green.zmq, as the driver's
+
+    def env_fields(env):
+        t = env.get('target')
+        return {'keys': sorted(env), 'msg_type': env.get('msg_type'),
+                'message_id': _s(env.get('message_id')),
+                'topic': t.topic if t is not None else None,
+                'server': t.server if t is not None else None,
+                'fanout': bool(t.fanout) if t is not None else None}
+
+    # ---- client -> broker (ipc) -----------------------------------------
+    orig_light_init = dp.DealerPublisherLight.__init__
+
+    def light_init(self, conf, matchmaker):
+        orig_light_init(self, conf, matchmaker)
+
+        def _do_send_request(socket, request):
+            # DealerPublisherLight's own closure (less its LOG line).
+            if request.msg_type == zmq_names.CALL_TYPE:
+                raise pb.UnsupportedSendPattern(request.msg_type)
+            envelope = request.create_envelope()
+            socket.send(b'', zmq.SNDMORE)
+            socket.send_pyobj(envelope, zmq.SNDMORE)
+            t = now()
+            socket.send_pyobj(request)
+            tr = now()
+            rec = pickled_request_fields(socket, request,
+                                         G1_TYPES[request.msg_type], sid_of)
+            rec.update(ev='send_ipc', g1_msg_type=request.msg_type,
+                       ipc_hop='client->broker',
+                       envelope=env_fields(envelope),
+                       pickle_keys=sorted(request.__dict__))
+            log(t=t, t_returned=tr, t_logged=now(), **rec)
+        self._do_send_request = _do_send_request
+    dp.DealerPublisherLight.__init__ = light_init
+
+    # ---- broker -----------------------------------------------------------
+    orig_start = zmq_broker.ZmqBroker.start
+
+    def broker_start(self):
+        r = orig_start(self)
+        px = self.proxies[0]
+        log(ev='ready', address=_s(px.router_socket.getsockopt(
+            zmq.LAST_ENDPOINT)), pub=px.pub_publisher.host,
+            sync=px.pub_publisher.sync_channel.sync_host,
+            pub_sid=sid_of(px.pub_publisher.socket))
+        return r
+    zmq_broker.ZmqBroker.start = broker_start
+
+    orig_reg = pp.PubPublisherProxy.__init__
+
+    def pub_init(self, conf, matchmaker):
+        orig_reg(self, conf, matchmaker)
+        log(ev='register_publisher', key='PUBLISHERS',
+            value='%s,%s' % (self.host, self.sync_channel.sync_host),
+            pub=self.host, sync=self.sync_channel.sync_host)
+    pp.PubPublisherProxy.__init__ = pub_init
+
+    orig_rin = qp.UniversalQueueProxy._receive_in_request
+
+    def receive_in(self, socket):
+        payload = orig_rin(self, socket)
+        env = payload[0]
+        log(ev='broker_recv', msg_type=G1_TYPES[env['msg_type']],
+            message_id=_s(env['message_id']), envelope=env_fields(env),
+            body_frames=len(payload) - 1,
+            body_len=sum(len(b) for b in payload[1:]))
+        return payload
+    qp.UniversalQueueProxy._receive_in_request = receive_in
+
+    def pub_send(self, multipart_message):
+        # PubPublisherProxy.send_request's own body (less its LOG line).
+        envelope = multipart_message[zmq_names.MULTIPART_IDX_ENVELOPE]
+        msg_type = envelope[zmq_names.FIELD_MSG_TYPE]
+        target = envelope[zmq_names.FIELD_TARGET]
+        if msg_type not in zmq_names.MULTISEND_TYPES:
+            raise pb.UnsupportedSendPattern(msg_type)
+        topic_filter = zmq_address.target_to_subscribe_filter(target)
+        self.socket.send(topic_filter, zmq.SNDMORE)
+        body = multipart_message[zmq_names.MULTIPART_IDX_BODY]
+        t = now()
+        self.socket.send(body)
+        tr = now()
+        log(t=t, t_returned=tr, t_logged=now(), ev='send_pub',
+            msg_type=G1_TYPES[msg_type], g1_msg_type=msg_type,
+            message_id=_s(envelope[zmq_names.FIELD_MSG_ID]),
+            socket_type=self.socket.type_name(), sid=sid_of(self.socket),
+            pub=self.host, topic_filter=_s(topic_filter),
+            envelope=env_fields(envelope), body_len=len(body),
+            body_pickle_protocol=body[1] if body[:1] == b'\x80' else None)
+    pp.PubPublisherProxy.send_request = pub_send
+
+    # ---- servers ----------------------------------------------------------
+    orig_sub = sc_mod.SubConsumer._subscribe_on_target
+
+    def subscribe(self, target):
+        before = set(self.subscriptions)
+        r = orig_sub(self, target)
+        log(ev='subscribe', sid=sid_of(self.socket), topic=target.topic,
+            server=target.server,
+            added=sorted(_s(x) for x in self.subscriptions - before),
+            subscriptions=sorted(_s(x) for x in self.subscriptions))
+        return r
+    sc_mod.SubConsumer._subscribe_on_target = subscribe
+
+    orig_onp = sc_mod.SubConsumer.on_publishers
+
+    def on_publishers(self, publishers):
+        r = orig_onp(self, publishers)
+        log(ev='sub_publishers', sid=sid_of(self.socket),
+            publishers=sorted(list(p) for p in publishers),
+            subscriptions=sorted(_s(x) for x in self.subscriptions))
+        return r
+    sc_mod.SubConsumer.on_publishers = on_publishers
+
+    def sub_receive(self, socket):
+        # SubConsumer._receive_request's own body (less its LOG lines).
+        topic_filter = socket.recv()
+        assert topic_filter in self.subscriptions
+        request = socket.recv_pyobj()
+        message = request.message or {}
+        log(ev='recv_sub', via='SUB', sid=sid_of(socket),
+            msg_type=G1_TYPES[request.msg_type],
+            message_id=_s(request.message_id),
+            topic_filter=_s(topic_filter),
+            topic=request.target.topic, server=request.target.server,
+            method=message.get('method') or message.get('event_type'),
+            pickle_keys=sorted(request.__dict__))
+        return request
+    sc_mod.SubConsumer._receive_request = sub_receive
 
 
 def instrument_g2(log, watch, sid_of):
@@ -1652,6 +1839,23 @@ def role_conf(work, sc, host, name):
                    ''.join('%s = %s\n' % kv
                            for kv in sorted(sc['conf_opts'].items())),
                    work, redis_ip, host, redis_ip))
+    elif sc.get('local_brokers'):
+        # 4.6.1 with its defaults (use_pub_sub = true, rpc_cast_timeout,
+        # ports, ... untouched).  Set: the transport (zmq+redis), the
+        # node's name and address (three nodes on one host), and one ipc
+        # dir per node: the brokers of three nodes sharing one file
+        # system would otherwise all bind <dir>/zmq-broker.
+        ipc = os.path.join(work, 'ipc-' + host)
+        text = ('[DEFAULT]\n'
+                'transport_url = zmq+redis://%s:6379/\n'
+                'rpc_response_timeout = 10\n'
+                'rpc_zmq_host = %s\n'
+                'rpc_zmq_bind_address = %s\n'
+                'rpc_zmq_ipc_dir = %s\n'
+                '[matchmaker_redis]\n'
+                'host = %s\n'
+                'port = 6379\n'
+                % (redis_ip, host, host, ipc, redis_ip))
     elif sc.get('generation') in ('G1', 'G2'):
         # 4.6.x and 5.0-5.4 register their zmq options in [DEFAULT];
         # Mitaka's default use_pub_sub = true sends fanout/notify to a
@@ -1693,7 +1897,7 @@ def role_conf(work, sc, host, name):
                    proxy, work, redis_ip, host))
     with open(path, 'w') as f:
         f.write(text)
-    if name in ('zmq-proxy', 'zmq-broker'):
+    if name in ('zmq-proxy', 'zmq-broker') or name.startswith('zmq-broker.'):
         return path
     from oslo_config import cfg
     conf = cfg.ConfigOpts()
@@ -1948,10 +2152,14 @@ def run_broker(args, sc):
     shipped (native threads; its DealerPublisherProxy's sockets are the
     driver's ZmqSocket on eventlet.green.zmq, not monkey-patched), on the
     client host: ipc://<ipc dir>/zmq-broker, TCP from the client's IP."""
-    log = EventLog(os.path.join(args.work, 'zmq-broker.events.jsonl'),
-                   'zmq-broker')
-    host = sc['net'] + '.1'
-    path = role_conf(args.work, sc, host, 'zmq-broker')
+    # new_mitaka_defaults_pickle: one broker per node, named
+    # zmq-broker.<node>.
+    name = args.name
+    log = EventLog(os.path.join(args.work, name + '.events.jsonl'), name)
+    host = sc['net'] + {'zmq-broker': '.1', 'zmq-broker.client': '.1',
+                        'zmq-broker.node-1': '.2',
+                        'zmq-broker.node-2': '.3'}[name]
+    path = role_conf(args.work, sc, host, name)
     # The monitor sockets of its green DEALERs are read from native
     # threads in this (not monkey-patched) process: read them through a
     # native shadow socket (instrumentation only).
@@ -2411,6 +2619,18 @@ def record(name, sc, args):
                           stdout=open(os.path.join(work, 'zmq-proxy.log'),
                                       'w'), stderr=subprocess.STDOUT)
             wait_for(lambda: ready('zmq-proxy'), 30, 'proxy')
+        brokers = []
+        if sc.get('local_brokers'):
+            # One oslo-messaging-zmq-broker per node, before the servers:
+            # a server's SubConsumer reads PUBLISHERS once, when it
+            # starts, and connects its SUB to every PUB listed.
+            for node in ('client', 'node-1', 'node-2'):
+                bname = 'zmq-broker.' + node
+                brokers.append(spawn(
+                    role + ['--role', 'broker', '--name', bname],
+                    stdout=open(os.path.join(work, bname + '.log'), 'w'),
+                    stderr=subprocess.STDOUT))
+                wait_for(lambda: ready(bname), 30, bname)
         servers = []
         for node in ('node-1', 'node-2'):
             servers.append(spawn(
@@ -2419,6 +2639,19 @@ def record(name, sc, args):
                 stderr=subprocess.STDOUT))
         wait_for(lambda: ready('node-1') and ready('node-2'), 60,
                  'servers')
+        if brokers:
+            # ... and each SUB connected to the three PUBs (node-1: the
+            # RPC server's and the notification listener's SUB).
+            def subs_connected(node, n_subs):
+                p = os.path.join(work, node + '.events.jsonl')
+                evs = [json.loads(l) for l in open(p) if l.strip()]
+                sids = {e['sid'] for e in evs
+                        if e['ev'] == 'sub_publishers'}
+                conn = [e for e in evs if e['ev'] == 'conn' and
+                        e['what'] == 'connected' and e['sid'] in sids]
+                return len(sids) == n_subs and len(conn) == 3 * n_subs
+            wait_for(lambda: subs_connected('node-1', 2) and
+                     subs_connected('node-2', 1), 30, 'SUB connections')
         broker = None
         if sc.get('broker'):
             # The client host's oslo-messaging-zmq-broker (the servers
@@ -2444,6 +2677,12 @@ def record(name, sc, args):
         open(os.path.join(work, 'stop'), 'w').close()
         for p in servers:
             p.wait(timeout=30)
+        for p in brokers:
+            # After the servers: their SUBs would otherwise retry
+            # connecting to the stopped PUBs.
+            time.sleep(0.2)
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=10)
         if proxy:
             proxy.send_signal(signal.SIGINT)
             proxy.wait(timeout=10)
@@ -2473,6 +2712,8 @@ def record(name, sc, args):
     elif sc.get('variant'):                     # 5.7.0, 5.13.0
         truth = build_proxy_truth(name, sc, read_events(work))
         verify_g3_variant(pcap_tmp, truth, sc)
+    elif sc.get('local_brokers'):               # 4.6.1 defaults
+        truth = build_g1_pubsub_truth(name, sc, read_events(work))
     else:
         truth = (build_proxy_truth if sc.get('proxy') else build_truth)(
             name, sc, read_events(work))
@@ -3231,6 +3472,239 @@ def build_truth(name, sc, evs):
     return truth
 
 
+G1_PUBSUB_WIRE = {
+    'CALL': "client DEALER -> server ROUTER (TCP): b'' | "
+            "pickle(CallRequest)",
+    'CAST': "client PUSH -> server PULL (TCP): pickle(CastRequest) (one "
+            "frame)",
+    'REPLY': "server ROUTER -> client DEALER (TCP): b'' | "
+             "pickle({'type': 'reply', 'reply', 'failure', 'log_failure', "
+             "'message_id'})",
+    'CAST_FANOUT': "client DEALER -> ipc://<ipc dir>/zmq-broker (not "
+                   "captured): b'' | pickle({msg_type: 'cast-f', "
+                   "message_id, target}) | pickle(FanoutRequest); broker "
+                   "PUB -> server SUB (TCP), one copy per SUB whose "
+                   "subscription matches: <topic filter> | "
+                   "pickle(FanoutRequest) (the client's pickle as "
+                   "received)",
+    'NOTIFY': "as CAST_FANOUT with msg_type 'notify', "
+              "pickle(NotificationRequest); topic filter "
+              "notifications.<priority>",
+    'subscriptions': "each server SUB subscribes <topic>, <server> and "
+                     "<topic>/<server> (RPC server), <topic>.<priority> "
+                     "(notification listener): ZMTP SUBSCRIBE to every "
+                     "PUB in PUBLISHERS",
+    'type': "no type frame: a request's type is its class in the pickle "
+            "(the envelope's msg_type string travels only over ipc); a "
+            "reply is a dict with type = 'reply'",
+    'identity': 'the client sets a new uuid1 ZMQ_IDENTITY before each '
+                'connect (DEALER connections); SUB and PUB send none',
+}
+
+
+def build_g1_pubsub_truth(name, sc, evs):
+    """4.6.1 with its defaults: build_truth's direct messages (CALL,
+    CAST, REPLY) plus the broker PUB -> server SUB messages (one per SUB
+    that logged receiving it: PUB/SUB filters at the PUB, so that is one
+    per wire copy); the client -> broker hops are over ipc:
+    ipc_messages[]; a PUB send no SUB logged is in dropped[]."""
+    net = sc['net']
+    # The client's ipc DEALERs' monitor events name no TCP 4-tuple.
+    evs = [e for e in evs if not (e['ev'] == 'conn' and 'error' in e and
+                                  e['endpoint'].startswith('ipc://'))]
+    truth = build_truth(name, sc, evs)
+    problems = []
+    sconns = {}
+    for e in evs:
+        if e['ev'] == 'conn' and e['what'] == 'connected':
+            sconns[(e.get('sid'), e['peer'])] = e['local']
+    client = {}
+    ipc_messages = []
+    brokers = {}
+    for e in evs:
+        if e['ev'] == 'ready' and e['process'].startswith('zmq-broker'):
+            brokers[e['process']] = e
+    broker_by_ipc = {'ipc://' + b['address'][len('ipc://'):]: p
+                     for p, b in brokers.items()}
+    brecv = {}
+    for e in evs:
+        if e['ev'] == 'broker_recv':
+            brecv.setdefault(e['message_id'], []).append(e)
+    for e in evs:
+        if e['ev'] != 'send_ipc':
+            continue
+        client[e['message_id']] = e
+        addr = e['connections'][0]
+        got = brecv.get(e['message_id'], [])
+        if len(got) != 1 or got[0]['process'] != broker_by_ipc.get(addr):
+            problems.append('ipc %s: broker receipts %r' % (
+                e['message_id'], [g['process'] for g in got]))
+        m = {'t': round(e['t'], 6), 'msg_type': e['msg_type'],
+             'message_id': e['message_id'], 'process': e['process'],
+             'hop': 'client->broker', 'transport': 'ipc',
+             'address': addr, 'socket_type': e['socket_type'],
+             'zmq_identity': e['zmq_identity'],
+             'client_socket': e['sid'], 'topic': e['topic'],
+             'server': e['server'], 'fanout': e['fanout'],
+             'method': e['method'],
+             'received_by': got[0]['process'] if got else None,
+             'dst_socket_type': 'ROUTER', 'envelope': e['envelope'],
+             'frames': "b'' | pickle(envelope) | pickle(%s)" %
+             e['pickle_class'].rsplit('.', 1)[1]}
+        for k in ('event_type', 'payload_message_id', 'priority',
+                  'g1_msg_type', 'pickle_class', 'pickle_keys',
+                  'pickle_protocol', 'notification_version'):
+            if k in e:
+                m[k] = e[k]
+        ipc_messages.append(m)
+    rsub = {}
+    for e in evs:
+        if e['ev'] == 'recv_sub':
+            rsub.setdefault(e['message_id'], []).append(e)
+    pub_msgs, dropped = [], []
+    for e in evs:
+        if e['ev'] != 'send_pub':
+            continue
+        c = client.get(e['message_id'])
+        if c is None:
+            problems.append('PUB %s not sent by the client' %
+                            e['message_id'])
+            continue
+        if e['body_pickle_protocol'] != c['pickle_protocol']:
+            problems.append('%s: PUB body protocol %r' % (
+                e['message_id'], e['body_pickle_protocol']))
+        got = rsub.pop(e['message_id'], [])
+        base = {'msg_type': e['msg_type'], 'message_id': e['message_id'],
+                'process': e['process'], 'socket_type': 'PUB',
+                'zmq_identity': '', 'topic': c['topic'],
+                'server': c['server'], 'fanout': c['fanout'],
+                'method': c['method']}
+        for k in ('event_type', 'payload_message_id', 'priority'):
+            if k in c:
+                base[k] = c[k]
+        if not got:
+            d = dict(base, t=round(e['t'], 6), hop='broker-pub->server',
+                     src=e['pub'], topic_filter=e['topic_filter'],
+                     reason='no SUB logged receiving it')
+            dropped.append(d)
+            continue
+        for r in got:
+            m = {'t': round(e['t'], 6)}
+            m.update(base)
+            m.update(hop='broker-pub->server', src=e['pub'],
+                     dst=sconns.get((r['sid'], e['pub'])),
+                     received_by=r['process'], sub_socket=r['sid'],
+                     dst_socket_type='SUB',
+                     topic_filter=e['topic_filter'],
+                     g1_msg_type=c['g1_msg_type'],
+                     pickle_class=c['pickle_class'],
+                     pickle_keys=c['pickle_keys'],
+                     pickle_protocol=c['pickle_protocol'],
+                     body_len=e['body_len'])
+            if 'notification_version' in c:
+                m['notification_version'] = c['notification_version']
+            if m['dst'] is None:
+                problems.append('no SUB connection for %s' %
+                                e['message_id'])
+            if r['topic_filter'] != e['topic_filter'] or \
+                    r['pickle_keys'] != c['pickle_keys']:
+                problems.append('%s: SUB read %r' % (e['message_id'], r))
+            pub_msgs.append(m)
+    for k, v in rsub.items():
+        problems.append('SUB received but not published: %s' % k)
+    for mid in client:
+        if not any(m['message_id'] == mid for m in pub_msgs + dropped):
+            problems.append('%s never published' % mid)
+    if problems:
+        raise SystemExit('truth problems:\n' + '\n'.join(problems))
+    messages = sorted(truth['messages'] + pub_msgs, key=lambda m: m['t'])
+    ipc_messages.sort(key=lambda m: m['t'])
+    truth['messages'] = messages
+    # After messages, as in new_om30x_broker_pickle's truth.
+    rest = [(k, truth.pop(k)) for k in ('calls', 'api_ops', 'dropped',
+                                        'summary')]
+    truth['ipc_messages'] = ipc_messages
+    truth.update(rest)
+    truth['dropped'] = dropped
+    # The brokers' sockets: their ipc ROUTER, PUB and (sync) PULL.
+    regs = {e['pub']: e['key'] for e in evs
+            if e['ev'] == 'register_publisher'}
+    syncs = {e['sync']: e['key'] for e in evs
+             if e['ev'] == 'register_publisher'}
+    for p, b in sorted(brokers.items()):
+        truth['endpoints'].setdefault(p, []).insert(0, b['address'])
+        socks = truth['endpoint_sockets'].setdefault(p, [])
+        for s_ in socks:
+            if s_['addr'] in regs:
+                s_['registered'] = ['%s (%s,%s)' % (
+                    regs[s_['addr']], s_['addr'], b['sync'])]
+                s_['role'] = 'PubPublisherProxy PUB'
+            elif s_['addr'] in syncs:
+                s_['role'] = ('SyncChannel PULL (registered with the PUB; '
+                              'nothing connects to it)')
+        socks.insert(0, {'addr': b['address'], 'socket_type': 'ROUTER',
+                         'registered': [],
+                         'role': 'UniversalQueueProxy ipc ROUTER'})
+    subs, subscribed = {}, {}
+    for e in evs:
+        if e['ev'] == 'subscribe':
+            subscribed[e['sid']] = e['subscriptions']
+    for e in evs:
+        if e['ev'] == 'sub_publishers':
+            # (It may connect before the server's listen() subscribes.)
+            subs[e['sid']] = {
+                'process': e['process'], 'sub_socket': e['sid'],
+                'subscriptions': subscribed.get(e['sid'], []),
+                'publishers': [p[0] for p in e['publishers']],
+                'connections': sorted(
+                    '%s -> %s' % (sconns.get((e['sid'], p[0])), p[0])
+                    for p in e['publishers'])}
+    truth['sub_sockets'] = list(subs.values())
+    by, by_type = {}, {}
+    for m in messages:
+        k = '%s %s %s %s' % (m['hop'], m['msg_type'], m['topic'],
+                             m['method'])
+        by[k] = by.get(k, 0) + 1
+        by_type[m['msg_type']] = by_type.get(m['msg_type'], 0) + 1
+    sm = truth['summary']
+    sm.update(messages=len(messages),
+              by_hop_type_topic_method=dict(sorted(by.items())),
+              by_msg_type=dict(sorted(by_type.items())),
+              ipc_messages=len(ipc_messages), dropped=len(dropped))
+    gen = truth['generator']
+    gen['kind'] = ('real oslo.messaging new zmq driver (G1) and real '
+                   'oslo-messaging-zmq-broker on every node')
+    gen['mode'].update(pub_sub=True, broker=True)
+    gen['executor'] = 'eventlet (brokers: native threads, as shipped)'
+    gen['options'] = (
+        "4.6.1's defaults: use_pub_sub = true (impl_zmq.py zmq_opts), "
+        "rpc_zmq_ipc_dir per node (default /var/run/openstack; three "
+        "nodes share one file system here), rpc_zmq_host and "
+        "rpc_zmq_bind_address = the node's IP, transport_url "
+        "zmq+redis://%s:6379/; 4.6.1 has no use_router_proxy, "
+        "zmq_use_broker or ACK option" % redis_host(sc))
+    gen['topology'] = (
+        'an oslo-messaging-zmq-broker on each node (client %s.1, node-1 '
+        '%s.2, node-2 %s.3): ipc ROUTER <ipc dir>/zmq-broker, a PUB and '
+        'a SyncChannel PULL on TCP, both registered in PUBLISHERS; the '
+        'client: calls DEALER -> the servers\' ROUTERs, casts PUSH -> '
+        'PULLs (direct TCP, as with use_pub_sub = false), fanouts and '
+        'notifications DEALER -> its broker over ipc -> that broker\'s '
+        'PUB -> every SUB subscribed (node-1: the RPC server\'s and the '
+        'notification listener\'s SUB; node-2: the RPC server\'s), each '
+        'SUB connected to all three PUBs; the servers\' brokers carry '
+        'nothing (the servers send no requests)' % (net, net, net))
+    gen['wire'] = G1_PUBSUB_WIRE
+    gen['matchmaker'] = ('redis %s:6379 (captured: same net); keys %s, '
+                         'PUBLISHERS (<pub host:port>,<sync host:port>)'
+                         % (redis_host(sc), PICKLED_KEYS['G1']))
+    gen['clock'] += ('; broker PUB: t just before the body frame (the '
+                     'client\'s pickle as received) is handed to the '
+                     'socket; ipc sends: t just before the request\'s '
+                     'send_pyobj')
+    return truth
+
+
 # What the early G1 runs' truth says about their wire (as recorded and
 # checked by verify_early).
 EARLY_WIRE = {
@@ -3819,6 +4293,8 @@ def verify_pickled(pcap, truth, dump=False):
         i, frames, t, body = hit
         used.add((m['src'], m['dst'], i))
         want = [b''] if m['socket_type'] in ('DEALER', 'ROUTER') else []
+        if m['socket_type'] == 'PUB':       # new_mitaka_defaults_pickle
+            want = [m['topic_filter'].encode()]
         if g2 and not _g2_frames_ok(m, frames, body):
             problems.append('%s %s: frames %r' % (
                 m['msg_type'], m['message_id'], [f[:40] for f in frames]))
