@@ -10,7 +10,8 @@
 //! where a topic may itself hold dots (`notifications.info`): `a.b` is read
 //! as topic `a`, server `b` only when the same address is also registered
 //! under `a` alone, as every server does; `ZMQ-target-<topic>:<exchange>:
-//! <server>` with `*` for none (2.6 .. 2.7). Through the proxy (5.2 ..
+//! <server>` with `*` for none (2.6 .. 2.7); 2.8.x wrote the same names
+//! with no prefix (LISTs of `host:port`). Through the proxy (5.2 ..
 //! 5.9) servers register `DEALER_<topic>[.<server>]` with their DEALER's
 //! bare uuid identity, which clients then put on the wire as the routing
 //! key: the book names those identities the same way (later releases'
@@ -157,6 +158,30 @@ impl NameBook {
 }
 
 impl NameBook {
+    /// A key without a prefix names listeners only when its members are
+    /// `host:port` (other keys on the redis port teach nothing, and are
+    /// not counted).
+    fn learn_bare(&mut self, key: &[u8], members: &[&[u8]], counters: &mut NameCounters) {
+        let Ok(name) = std::str::from_utf8(key) else {
+            return;
+        };
+        let plausible = !name.is_empty()
+            && name.len() <= MAX_NAME
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'));
+        let addresses: Vec<&[u8]> = members
+            .iter()
+            .copied()
+            .filter(|m| host_port(m).is_some())
+            .collect();
+        if plausible && !addresses.is_empty() {
+            let mut prefixed = b"ROUTER_".to_vec();
+            prefixed.extend_from_slice(key);
+            self.learn(&prefixed, &addresses, counters);
+        }
+    }
+
     fn learn_identities(&mut self, name: &str, members: &[&[u8]], counters: &mut NameCounters) {
         // Only bare uuids: 5.10 on register `host/topic.server/uuid`,
         // which names itself on the wire.
@@ -324,13 +349,23 @@ impl NameBook {
         let Some(key) = x.arg(1) else {
             return;
         };
-        if x.is("SADD") || x.is("LPUSH") || x.is("RPUSH") {
-            let members: Vec<&[u8]> = x.command.iter().skip(2).map(Vec::as_slice).collect();
-            self.learn(key, &members, counters);
+        let list = x.is("LPUSH") || x.is("RPUSH") || x.is("LRANGE");
+        let members: Vec<&[u8]> = if x.is("SADD") || x.is("LPUSH") || x.is("RPUSH") {
+            x.command.iter().skip(2).map(Vec::as_slice).collect()
         } else if x.is("SMEMBERS") || x.is("SRANDMEMBER") || x.is("LRANGE") {
-            if let Some((reply, _)) = x.reply {
-                self.learn(key, &reply.texts(), counters);
+            match x.reply {
+                Some((reply, _)) => reply.texts(),
+                None => return,
             }
+        } else {
+            return;
+        };
+        if list && router_key(key).is_none() && dealer_key(key).is_none() {
+            // 2.8.x: `<topic>.<server>`, `<topic>`, `<server>` with no
+            // prefix, LISTs of `host:port`.
+            self.learn_bare(key, &members, counters);
+        } else {
+            self.learn(key, &members, counters);
         }
     }
 }
@@ -521,6 +556,42 @@ mod tests {
             book.lookup_identity("127.0.14.2/compute.node-1/c2622add"),
             None
         );
+    }
+
+    #[test]
+    fn bare_list_keys_of_2_8_name_listeners_when_their_members_are_addresses() {
+        use crate::redis::resp::Value;
+        use crate::time::Timestamp;
+        let mut book = NameBook::default();
+        let mut c = NameCounters::default();
+        let mut lpush = |key: &[u8], member: &[u8], book: &mut NameBook| {
+            let command = vec![b"LPUSH".to_vec(), key.to_vec(), member.to_vec()];
+            let reply = Value::Integer(1);
+            book.exchange(
+                &Exchange {
+                    client: addr("127.0.18.2:40000"),
+                    server: addr("127.0.18.4:6379"),
+                    command_ts: Timestamp::ZERO,
+                    command: &command,
+                    command_cut: false,
+                    reply: Some((&reply, Timestamp::ZERO)),
+                },
+                &mut c,
+            );
+        };
+        for key in [&b"compute.node-1"[..], b"compute", b"node-1"] {
+            lpush(key, b"127.0.18.2:41149", &mut book);
+        }
+        assert_eq!(
+            book.lookup(addr("127.0.18.2:41149")),
+            Some(&name("compute", Some("node-1")))
+        );
+        // Other lists on the redis port teach nothing.
+        lpush(b"PUBLISHERS", b"127.0.18.4:1,127.0.18.4:2", &mut book);
+        lpush(b"jobs", b"some work", &mut book);
+        lpush(b"a key", b"127.0.18.9:5", &mut book);
+        assert_eq!(book.lookup(addr("127.0.18.9:5")), None);
+        assert_eq!((c.records, c.not_addresses), (3, 0));
     }
 
     #[test]
