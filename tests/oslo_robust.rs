@@ -469,3 +469,24 @@ fn a_reply_without_an_id_answers_the_call_before_it_on_its_connection() {
     assert_eq!(replies, [Some(x.to_string()), None, None]);
     assert_eq!(counters.unmatched_replies, 2);
 }
+
+#[test]
+fn a_request_pickle_over_the_keep_limit_keeps_its_id() {
+    // G1 pickles the message id after the message: a 70 KB cast is cut
+    // at 64 KiB and its id is read from the frame's last bytes.
+    let big = include_bytes!("fixtures/pickle/big_cast_p2.pickle");
+    let mut net = Net::new(OsloConfig::default());
+    net.send([10, 0, 0, 1], [10, 0, 0, 2], 1.0, &[message(&[b"", big])]);
+    let (seen, counters) = net.finish();
+    assert_eq!(seen.rpc.len(), 1);
+    let rpc = &seen.rpc[0];
+    assert!(rpc.truncated);
+    assert_eq!(rpc.kind, zmqtrace::oslo::Kind::Cast);
+    assert_eq!(rpc.method.as_deref(), Some("record_metering_data"));
+    assert_eq!(
+        rpc.msg_id.as_deref(),
+        Some("3c3d7f7e-e971-11f1-b56d-02fc00000004")
+    );
+    assert_eq!(rpc.args, None);
+    assert_eq!(counters.truncated_bodies, 1);
+}

@@ -109,6 +109,12 @@ CALL = request(CallRequest, Target('compute', 'node-1'), 'get_uptime',
                allowed_remote_exmods=[], timeout=30)
 CAST = request(CastRequest, Target('compute'), 'refresh',
                '1c3d7f7e-e971-11f1-b56d-02fc00000002')
+# A cast whose arguments pass the decoder's 64 KiB keep limit: its
+# message_id, pickled after the message, is in the frame's last bytes only.
+BIG_CAST = request(CastRequest, Target('compute', 'node-1'),
+                   'record_metering_data',
+                   '3c3d7f7e-e971-11f1-b56d-02fc00000004')
+BIG_CAST.message['args'] = {'data': 'x' * 70000}
 # 2.6.0-4.0.0: a notification to a fanout target has its own class.
 NOTIFY_FANOUT = request(NotificationFanoutRequest,
                         Target('notifications.info', fanout=True), None,
@@ -148,6 +154,7 @@ if __name__ == '__main__':
     for name, obj in [('call', CALL), ('cast', CAST), ('reply', REPLY),
                       ('notify_fanout', NOTIFY_FANOUT),
                       ('early_reply', EARLY_REPLY), ('early_ack', EARLY_ACK),
+                      ('big_cast', BIG_CAST),
                       ('g2_proxy_context', G2_PROXY_CONTEXT),
                       ('g2_proxy_message', G2_PROXY_MESSAGE),
                       ('g2_envelope', G2_ENVELOPE),

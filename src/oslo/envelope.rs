@@ -583,6 +583,22 @@ fn g3_publication(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
     Some(rpc)
 }
 
+/// The message id at the end of a pickled request cut by the keep limit
+/// (G1 pickles its `message_id` after the message): the last
+/// `message_id` key in `tail`, the frame's last bytes, and the uuid that
+/// follows it within a few opcode bytes (any protocol's string opcode,
+/// length and memo).
+pub fn pickled_message_id_in_tail(tail: &[u8]) -> Option<String> {
+    let key = memchr::memmem::rfind(tail, b"message_id")?;
+    let after = tail.get(key + b"message_id".len()..)?;
+    (0..=16).find_map(|skip| {
+        let id = after.get(skip..skip + 36)?;
+        is_message_id(id)
+            .then(|| text(id).map(str::to_string))
+            .flatten()
+    })
+}
+
 /// A uuid4: a socket identity, never a message id (every release writes
 /// those with uuid1).
 fn is_identity(bytes: &[u8]) -> bool {
@@ -948,6 +964,25 @@ mod tests {
             assert_eq!(rpc.msg_id.as_deref(), Some("4f1e0c8d"));
             assert_eq!(rpc.topic.as_deref(), Some("zmq_replies.ctl1"));
         }
+    }
+
+    #[test]
+    fn a_cut_request_pickle_s_id_is_found_in_its_last_bytes() {
+        const ID: &str = "3c3d7f7e-e971-11f1-b56d-02fc00000004";
+        for pickled in [
+            &include_bytes!("../../tests/fixtures/pickle/big_cast_p2.pickle")[..],
+            &include_bytes!("../../tests/fixtures/pickle/big_cast_p5.pickle")[..],
+        ] {
+            let tail = &pickled[pickled.len() - 256..];
+            assert_eq!(pickled_message_id_in_tail(tail).as_deref(), Some(ID));
+            // Cut before the id, or only the key: nothing is guessed.
+            assert_eq!(pickled_message_id_in_tail(&tail[..tail.len() - 40]), None);
+            assert_eq!(pickled_message_id_in_tail(&pickled[..256]), None);
+        }
+        assert_eq!(
+            pickled_message_id_in_tail(b"message_id\x8c\x05hello not a uuid at all, no"),
+            None
+        );
     }
 
     #[test]

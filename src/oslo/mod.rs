@@ -683,6 +683,12 @@ impl<S: OsloSink> OsloDecoder<S> {
             self.sink.zmtp(conn, event, None);
             return;
         };
+        if rpc.truncated && rpc.msg_id.is_none() && rpc.serialization == Some("pickle") {
+            // A request pickle cut before its id: the frame's last bytes.
+            if let Some(body) = m.frames.last() {
+                rpc.msg_id = envelope::pickled_message_id_in_tail(m.tail(body));
+            }
+        }
         self.counters.rpc_messages += 1;
         self.counters.truncated_bodies += u64::from(rpc.truncated);
         self.counters.undecodable_bodies += u64::from(rpc.undecodable);

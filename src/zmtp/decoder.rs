@@ -5,7 +5,7 @@
 //! messages assembled across interleaved commands, gaps inside a body of
 //! known size kept in sync, lost framing found again by `resync`.
 
-use super::event::{CommandEvent, Frame, Message, Version, ZmtpEvent, HEAD_LEN};
+use super::event::{CommandEvent, Frame, Message, Version, ZmtpEvent, HEAD_LEN, TAIL_LEN};
 use super::resync::{Resync, Strictness};
 use super::wire::{self, Framing, HeaderParse, Mechanism};
 use crate::tcp::Direction;
@@ -118,6 +118,8 @@ pub(crate) struct DirDecoder {
     current: Option<FrameInProgress>,
     frames: Vec<Frame>,
     arena: Vec<u8>,
+    /// The last bytes of the current frame beyond what `arena` keeps.
+    tail: Vec<u8>,
     command: Vec<u8>,
     message_ts: Timestamp,
     message_offset: u64,
@@ -149,6 +151,7 @@ impl DirDecoder {
             current: None,
             frames: Vec::new(),
             arena: Vec::new(),
+            tail: Vec::new(),
             command: Vec::new(),
             message_ts: Timestamp::ZERO,
             message_offset: 0,
@@ -527,6 +530,7 @@ impl DirDecoder {
                 header.long,
                 self.arena.len(),
             ));
+            self.tail.clear();
         }
         self.current = Some(FrameInProgress {
             header,
@@ -559,6 +563,17 @@ impl DirDecoder {
         let take = room.min(body.len());
         self.arena.extend_from_slice(&body[..take]);
         *frame.kept_len_mut() += take;
+        // Beyond the limit: only the frame's last bytes are remembered.
+        let beyond = body.get(take..).unwrap_or_default();
+        if beyond.len() >= TAIL_LEN {
+            self.tail.clear();
+            self.tail
+                .extend_from_slice(beyond.get(beyond.len() - TAIL_LEN..).unwrap_or_default());
+        } else if !beyond.is_empty() {
+            self.tail.extend_from_slice(beyond);
+            let excess = self.tail.len().saturating_sub(TAIL_LEN);
+            self.tail.drain(..excess);
+        }
     }
 
     fn finish_frame(&mut self, ts: Timestamp, emit: &mut Emit<'_>) {
@@ -602,6 +617,14 @@ impl DirDecoder {
             self.frames.clear();
             return;
         }
+        if let Some(frame) = self.frames.last_mut() {
+            let cut = frame.kept_len() as u64 != frame.len;
+            if frame.missing == 0 && cut && !self.tail.is_empty() {
+                frame.set_tail(self.arena.len(), self.tail.len());
+                self.arena.extend_from_slice(&self.tail);
+            }
+        }
+        self.tail.clear();
         let curve_box = self.mechanism == Mechanism::Curve
             && self.frames.len() == 1
             && self.arena.starts_with(b"\x07MESSAGE");

@@ -29,6 +29,9 @@ impl Version {
 
 /// How many leading body bytes a frame's `head` shows.
 pub const HEAD_LEN: usize = 32;
+/// How many last body bytes are kept of a frame cut by the keep limit
+/// (oslo's first pickles put the message id after the arguments).
+pub const TAIL_LEN: usize = 256;
 
 /// One frame of a message. Its bytes live in the message's arena.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -41,6 +44,10 @@ pub struct Frame {
     pub missing: u64,
     kept_start: usize,
     kept_len: usize,
+    /// The frame's last bytes, when it was cut by the keep limit and
+    /// arrived whole: `tail_len` bytes at `tail_start` of the arena.
+    tail_start: usize,
+    tail_len: usize,
 }
 
 impl Frame {
@@ -53,11 +60,22 @@ impl Frame {
             missing: 0,
             kept_start,
             kept_len: 0,
+            tail_start: 0,
+            tail_len: 0,
         }
+    }
+
+    pub(crate) fn set_tail(&mut self, start: usize, len: usize) {
+        self.tail_start = start;
+        self.tail_len = len;
     }
 
     pub(crate) fn kept_len_mut(&mut self) -> &mut usize {
         &mut self.kept_len
+    }
+
+    pub(crate) fn kept_len(&self) -> usize {
+        self.kept_len
     }
 
     pub(crate) fn kept_end(&self) -> usize {
@@ -120,6 +138,14 @@ impl<'a> Message<'a> {
     pub fn kept(&self, frame: &Frame) -> &'a [u8] {
         self.arena
             .get(frame.kept_start..frame.kept_end())
+            .unwrap_or_default()
+    }
+
+    /// The last up to [`TAIL_LEN`] bytes of a frame cut by the keep limit
+    /// (empty when it was kept whole, or bytes of it were missing).
+    pub fn tail(&self, frame: &Frame) -> &'a [u8] {
+        self.arena
+            .get(frame.tail_start..frame.tail_start + frame.tail_len)
             .unwrap_or_default()
     }
 
