@@ -490,3 +490,47 @@ fn a_request_pickle_over_the_keep_limit_keeps_its_id() {
     assert_eq!(rpc.args, None);
     assert_eq!(counters.truncated_bodies, 1);
 }
+
+#[test]
+fn a_legacy_call_and_reply_over_the_keep_limit_are_still_paired() {
+    let blob = "x".repeat(70_000);
+    let call = format!(
+        r#"["{{}}", {{"method": "-reply", "args": {{"msg_id": "big1", "topic": "zmq_replies.ctl", "msg": ["{{}}", {{"method": "get_it", "args": {{"blob": "{blob}"}}}}]}}}}]"#
+    );
+    let reply = format!(
+        r#"["{{}}", {{"method": "-process_reply", "args": {{"msg_id": "big1", "response": ["{blob}"]}}}}]"#
+    );
+    let mut net = Net::new(OsloConfig::default());
+    net.send(
+        [10, 0, 0, 1],
+        [10, 0, 0, 2],
+        1.0,
+        &[message(&[b"0", b"compute.host1", b"cast", call.as_bytes()])],
+    );
+    net.send(
+        [10, 0, 0, 2],
+        [10, 0, 0, 1],
+        1.5,
+        &[message(&[
+            b"0",
+            b"zmq_replies.ctl",
+            b"cast",
+            reply.as_bytes(),
+        ])],
+    );
+    let (seen, counters) = net.finish();
+    assert!(seen.rpc.iter().all(|r| r.truncated));
+    let calls: Vec<_> = seen
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RpcEvent::Call(c) => Some((c.msg_id.clone(), c.method.clone(), c.latency_ns())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [("big1".to_string(), Some("get_it".to_string()), 500_000_000)]
+    );
+    assert_eq!((counters.timeouts, counters.unmatched_replies), (0, 0));
+}

@@ -73,10 +73,25 @@ fn legacy(frames: &[(&[u8], bool)], options: Options) -> Option<Rpc> {
             if !whole {
                 rpc.truncated = true;
                 // The call wrapper comes first; the real method after it.
+                // Its arguments' id and reply topic come before the
+                // wrapped message (else the oslo layer looks in the
+                // frame's last bytes).
                 if find(body, b"\"-reply\"").is_some() {
                     rpc.kind = Kind::Call;
+                    rpc.msg_id = legacy_json_string(body, "msg_id");
+                    rpc.reply_topic = legacy_json_string(body, "topic");
+                    rpc.method = scan_method(body).filter(|m| m != "-reply");
+                } else if find(body, b"\"-process_reply\"").is_some() {
+                    // A reply with a large result.
+                    rpc.kind = Kind::Reply;
+                    rpc.msg_id = legacy_json_string(body, "msg_id");
+                } else {
+                    rpc.method = scan_method(body);
                 }
-                rpc.method = scan_method(body).filter(|m| m != "-reply");
+                if rpc.msg_id.is_none() && msg_id_frame != "0" && rpc.kind == Kind::Call {
+                    // Folsom put the id in frame 0.
+                    rpc.msg_id = Some(msg_id_frame.clone());
+                }
                 (None, None)
             } else if (options.lean()
                 && super::fast::lean_legacy_cast(&mut rpc, body, &msg_id_frame).is_some())
@@ -599,6 +614,29 @@ pub fn pickled_message_id_in_tail(tail: &[u8]) -> Option<String> {
     })
 }
 
+/// The string value of the first `"key": "…"` in a legacy JSON body as
+/// Python's json.dumps writes it (a key inside the JSON-in-JSON context is
+/// escaped and does not match); `None` when it is not there or not a
+/// plain id-like string.
+pub fn legacy_json_string(body: &[u8], key: &str) -> Option<String> {
+    let needle = format!("\"{key}\": \"");
+    let start = memchr::memmem::find(body, needle.as_bytes())? + needle.len();
+    let rest = body.get(start..)?;
+    let end = memchr::memchr(b'"', rest)?;
+    let value = rest.get(..end)?;
+    let plausible = !value.is_empty()
+        && value.len() <= 256
+        && value.iter().all(|b| b.is_ascii_graphic() && *b != b'\\');
+    plausible.then(|| text(value).map(str::to_string)).flatten()
+}
+
+/// The same, the last occurrence: in a frame's last bytes.
+pub fn legacy_json_string_last(tail: &[u8], key: &str) -> Option<String> {
+    let needle = format!("\"{key}\": \"");
+    let at = memchr::memmem::rfind(tail, needle.as_bytes())?;
+    legacy_json_string(tail.get(at..)?, key)
+}
+
 /// A uuid4: a socket identity, never a message id (every release writes
 /// those with uuid1).
 fn is_identity(bytes: &[u8]) -> bool {
@@ -964,6 +1002,49 @@ mod tests {
             assert_eq!(rpc.msg_id.as_deref(), Some("4f1e0c8d"));
             assert_eq!(rpc.topic.as_deref(), Some("zmq_replies.ctl1"));
         }
+    }
+
+    #[test]
+    fn a_cut_legacy_call_or_reply_keeps_its_id() {
+        // Liberty writes the wrapper's arguments id first: before the cut.
+        let big = "x".repeat(100);
+        let call = format!(
+            r#"["{{\"msg_id\": \"not-this\"}}", {{"method": "-reply", "args": {{"msg_id": "1eef3aaa", "topic": "zmq_replies.ctl", "msg": ["{{}}", {{"method": "get_it", "args": {{"blob": "{big}"}}}}]}}}}]"#
+        );
+        let cut = |body: &str| {
+            frames(&[
+                b"0",
+                b"compute.h1",
+                b"cast",
+                &body.as_bytes()[..body.len() - 20],
+            ])
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| (f.0, i < 3))
+            .collect::<Vec<_>>()
+        };
+        let rpc = decode(&cut(&call), Options::all(Redaction::On)).unwrap();
+        assert!(rpc.truncated);
+        assert_eq!(rpc.kind, Kind::Call);
+        assert_eq!(rpc.msg_id.as_deref(), Some("1eef3aaa"));
+        assert_eq!(rpc.reply_topic.as_deref(), Some("zmq_replies.ctl"));
+        assert_eq!(rpc.method.as_deref(), Some("get_it"));
+        let reply = format!(
+            r#"["{{}}", {{"method": "-process_reply", "args": {{"msg_id": "1eef3aaa", "response": ["{big}"]}}}}]"#
+        );
+        let rpc = decode(&cut(&reply), Options::all(Redaction::On)).unwrap();
+        assert_eq!(rpc.kind, Kind::Reply);
+        assert_eq!(rpc.msg_id.as_deref(), Some("1eef3aaa"));
+        // The id after the cut: in the frame's last bytes.
+        let tail = br#"..."}]], "msg_id": "9a8b7c6d"}}]"#;
+        assert_eq!(
+            legacy_json_string_last(tail, "msg_id").as_deref(),
+            Some("9a8b7c6d")
+        );
+        assert_eq!(
+            legacy_json_string_last(br#""msg_id": "a\"b""#, "msg_id"),
+            None
+        );
     }
 
     #[test]

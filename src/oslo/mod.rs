@@ -683,10 +683,14 @@ impl<S: OsloSink> OsloDecoder<S> {
             self.sink.zmtp(conn, event, None);
             return;
         };
-        if rpc.truncated && rpc.msg_id.is_none() && rpc.serialization == Some("pickle") {
-            // A request pickle cut before its id: the frame's last bytes.
-            if let Some(body) = m.frames.last() {
-                rpc.msg_id = envelope::pickled_message_id_in_tail(m.tail(body));
+        if rpc.truncated && rpc.msg_id.is_none() {
+            // A body cut before its id: the frame's last bytes.
+            let tail = m.frames.last().map(|f| m.tail(f)).unwrap_or_default();
+            if rpc.serialization == Some("pickle") {
+                rpc.msg_id = envelope::pickled_message_id_in_tail(tail);
+            } else if rpc.driver == Driver::ImplZmq && matches!(rpc.kind, Kind::Call | Kind::Reply)
+            {
+                rpc.msg_id = envelope::legacy_json_string_last(tail, "msg_id");
             }
         }
         self.counters.rpc_messages += 1;
