@@ -208,3 +208,89 @@ proptest! {
         prop_assert_eq!(got, expected(wire, &units));
     }
 }
+
+/// What was kept of each frame: its first bytes and, when cut, its last.
+#[derive(Default)]
+struct KeptAndTails(Vec<(u64, Vec<u8>, Vec<u8>)>);
+
+impl ZmtpSink for KeptAndTails {
+    fn event(&mut self, _: &Connection, event: ZmtpEvent<'_>) {
+        if let ZmtpEvent::Message(m) = event {
+            for f in m.frames {
+                self.0.push((f.len, m.kept(f).to_vec(), m.tail(f).to_vec()));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_frame_cut_by_the_keep_limit_keeps_its_last_bytes() {
+    let body = |n: usize| -> Vec<u8> { (0..n).map(|i| (i * 7 % 251) as u8).collect() };
+    let units = [
+        Unit::Message(vec![
+            (body(100_000), false),
+            (body(300), true),
+            (body(40), false),
+        ]),
+        Unit::Message(vec![(body(1_000), false)]),
+    ];
+    let bytes = stream(Wire::V31, &units);
+    let peer = stream(Wire::V31, &[]);
+    let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+    let server: SocketAddr = "10.0.0.2:9501".parse().unwrap();
+    let limits = DecoderLimits {
+        keep_per_frame: 64,
+        ..DecoderLimits::default()
+    };
+    let mut tcp = Reassembler::new(TcpConfig::default());
+    let mut zmtp = ZmtpDecoder::new(PortSet::default(), true, limits, KeptAndTails::default());
+    let seg =
+        |src: SocketAddr, dst: SocketAddr, seq: u32, flags: TcpFlags, payload: &[u8]| TcpSegment {
+            ts: Timestamp::from_nanos(1),
+            src,
+            dst,
+            seq,
+            ack: 0,
+            flags,
+            payload: payload.to_vec().leak(),
+            missing_tail: 0,
+        };
+    let syn = TcpFlags {
+        syn: true,
+        ..TcpFlags::default()
+    };
+    let syn_ack = TcpFlags {
+        syn: true,
+        ack: true,
+        ..TcpFlags::default()
+    };
+    tcp.segment(&seg(client, server, 99, syn, &[]), &mut zmtp);
+    tcp.segment(&seg(server, client, 499, syn_ack, &[]), &mut zmtp);
+    tcp.segment(
+        &seg(server, client, 500, TcpFlags::default(), &peer),
+        &mut zmtp,
+    );
+    for (i, chunk) in bytes.chunks(1_397).enumerate() {
+        let seq = 100 + (i * 1_397) as u32;
+        tcp.segment(
+            &seg(client, server, seq, TcpFlags::default(), chunk),
+            &mut zmtp,
+        );
+    }
+    tcp.finish(&mut zmtp);
+    let got = zmtp.into_sink().0;
+    let want: Vec<(u64, Vec<u8>, Vec<u8>)> = [100_000usize, 300, 40, 1_000]
+        .iter()
+        .map(|&n| {
+            let b = body(n);
+            let kept = b[..n.min(64)].to_vec();
+            let tail = if n > 64 {
+                b[n - (n - 64).min(zmqtrace::zmtp::TAIL_LEN)..].to_vec()
+            } else {
+                Vec::new()
+            };
+            (n as u64, kept, tail)
+        })
+        .collect();
+    assert_eq!(got, want);
+}

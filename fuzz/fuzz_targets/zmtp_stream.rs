@@ -25,6 +25,12 @@ impl ZmtpSink for Check {
             for f in m.frames {
                 assert!(m.kept(f).len() as u64 <= f.len);
                 assert!(m.head(f).len() <= 32);
+                // A cut frame's last bytes: only beyond what was kept, and
+                // only when the frame arrived whole.
+                let tail = m.tail(f);
+                assert!(tail.len() <= zmqtrace::zmtp::TAIL_LEN);
+                assert!((m.kept(f).len() + tail.len()) as u64 <= f.len);
+                assert!(tail.is_empty() || f.missing == 0);
             }
         }
     }

@@ -9,7 +9,7 @@ pub mod wire;
 
 pub use connection::{ConnSummary, ZmtpCounters, ZmtpDecoder, ZmtpSink};
 pub use decoder::{DecoderLimits, DirCounters};
-pub use event::{CommandEvent, Frame, Message, Version, ZmtpEvent};
+pub use event::{CommandEvent, Frame, Message, Version, ZmtpEvent, TAIL_LEN};
 
 /// Whether `head` (the first bytes of one direction) opens with the ZMTP
 /// 2.0/3.x signature, or libzmq's 1.0-compatible identity header, which is
