@@ -248,6 +248,7 @@ pub fn run(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
         fanouts(c, facts, out);
         redis_lookups(facts, out);
         redis_errors(facts, out);
+        redis_servers(facts, out);
     }
     logs_vs_wire(c, captures, out);
 }
@@ -369,6 +370,41 @@ fn redis_lookups(facts: &WireFacts, out: &mut Findings) {
             .refs(&["FM23", "DOC-P09"]),
         );
     }
+}
+
+/// More than one redis answering the driver (DOC-P09, DOC-C12; FM23): a
+/// service registered in one is invisible to the clients of another.
+fn redis_servers(facts: &WireFacts, out: &mut Findings) {
+    let servers = &facts.redis.servers;
+    if servers.len() < 2 {
+        return;
+    }
+    let list: Vec<String> = servers
+        .iter()
+        .map(|(addr, (clients, _))| {
+            let who: Vec<String> = clients.iter().map(IpAddr::to_string).collect();
+            format!("{addr} (asked by {})", who.join(", "))
+        })
+        .collect();
+    out.push(
+        Finding::new(
+            "redis-servers-differ",
+            Severity::Error,
+            format!(
+                "the capture shows {} name services in use: {}",
+                servers.len(),
+                list.join("; ")
+            ),
+        )
+        .evidence_all(
+            servers
+                .values()
+                .take(MAX_QUOTES)
+                .map(|(_, at)| ev(facts, at).note("redis exchange")),
+        )
+        .fix("services registered in one redis are invisible to the clients of another, which drop what they send them: point every node at the same redis (transport_url = zmq+redis://<host>:6379, or [matchmaker_redis] host), never at its own loopback")
+        .refs(&["FM23", "DOC-C12", "DOC-P09"]),
+    );
 }
 
 /// Error replies from redis (DOC-P09; FM17).
@@ -1728,6 +1764,34 @@ mod tests {
         assert_eq!(none.len(), 1, "{found:#?}");
         assert!(none[0].title.contains("ROUTER/compute/node-9"));
         assert!(none[0].title.contains("4 times"));
+    }
+
+    #[test]
+    fn two_redis_servers_in_use_are_reported() {
+        let at = Sighting {
+            conn: "10.0.40.1:4000>10.0.40.5:6379".into(),
+            client: "10.0.40.1".parse().unwrap(),
+            ts: Timestamp::from_secs_nanos(11, 0),
+        };
+        let mut facts = redis_facts("ROUTER/compute/node-1", "10.0.40.2:50000", 0, 1);
+        facts.redis.servers.insert(
+            "10.0.40.5:6379".parse().unwrap(),
+            (["10.0.40.1".parse().unwrap()].into(), at.clone()),
+        );
+        assert!(!findings_of(facts.clone())
+            .iter()
+            .any(|f| f.id == "redis-servers-differ"));
+        facts.redis.servers.insert(
+            "127.0.0.1:6379".parse().unwrap(),
+            (["127.0.0.1".parse().unwrap()].into(), at),
+        );
+        let found = findings_of(facts);
+        let differ = found
+            .iter()
+            .find(|f| f.id == "redis-servers-differ")
+            .unwrap();
+        assert_eq!(differ.severity, Severity::Error);
+        assert!(differ.title.contains("127.0.0.1:6379") && differ.title.contains("10.0.40.5:6379"));
     }
 
     #[test]

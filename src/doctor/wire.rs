@@ -43,6 +43,8 @@ pub const MAX_REDIS_RECORDS: usize = 4096;
 const MAX_REDIS_LOOKUPS: usize = 4096;
 /// Error replies from redis kept as evidence.
 const MAX_REDIS_ERRORS: usize = 16;
+/// Redis servers told apart (a healthy cloud uses one).
+const MAX_REDIS_SERVERS: usize = 16;
 /// Bytes kept of a name read off the wire (queue, method, socket type...):
 /// real ones are far shorter, and 200,000 messages must not hold 64 KiB
 /// each.
@@ -160,6 +162,9 @@ pub struct RedisFacts {
     pub lookups_dropped: u64,
     pub errors: Vec<RedisError>,
     pub errors_dropped: u64,
+    /// The redis servers asked, with the hosts that asked them and the
+    /// first exchange.
+    pub servers: BTreeMap<SocketAddr, (BTreeSet<IpAddr>, Sighting)>,
 }
 
 /// What one capture showed.
@@ -366,6 +371,15 @@ impl OsloSink for Collector {
             ts: x.command_ts,
         };
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let servers = &mut self.facts.redis.servers;
+        if servers.contains_key(&x.server) || servers.len() < MAX_REDIS_SERVERS {
+            let (clients, _) = servers
+                .entry(x.server)
+                .or_insert_with(|| (BTreeSet::new(), at.clone()));
+            if clients.len() < MAX_CLIENTS {
+                clients.insert(x.client.ip());
+            }
+        }
         let key = x.arg(1).map(text);
         // A client library's handshake probes (redis-py asks for CLIENT
         // SETINFO, which older servers refuse) are not the driver's.
