@@ -45,10 +45,19 @@ fn frame(out: &mut Vec<u8>, body: &[u8], more: bool) {
 }
 
 fn opening() -> Vec<u8> {
+    opening_as("PUSH")
+}
+
+/// A ZMTP 3.1 greeting and READY of a socket of this type.
+fn opening_as(socket_type: &str) -> Vec<u8> {
     let mut g = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 1];
     g.extend_from_slice(b"NULL");
     g.resize(64, 0);
-    g.extend_from_slice(b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH");
+    let body_len = 1 + 5 + 1 + 11 + 4 + socket_type.len();
+    g.extend_from_slice(&[0x04, body_len as u8, 0x05]);
+    g.extend_from_slice(b"READY\x0bSocket-Type\x00\x00\x00");
+    g.push(socket_type.len() as u8);
+    g.extend_from_slice(socket_type.as_bytes());
     g
 }
 
@@ -170,13 +179,29 @@ impl Net {
         client_sends: &[(f64, Vec<u8>)],
         server_sends: &[(f64, Vec<u8>)],
     ) {
+        self.converse_as("REQ", "ROUTER", from, to, client_sends, server_sends);
+    }
+
+    /// [`Net::converse`] between sockets of these types.
+    #[allow(clippy::too_many_arguments)]
+    fn converse_as(
+        &mut self,
+        client_type: &str,
+        server_type: &str,
+        from: [u8; 4],
+        to: [u8; 4],
+        client_sends: &[(f64, Vec<u8>)],
+        server_sends: &[(f64, Vec<u8>)],
+    ) {
         let client = SocketAddr::from((from, self.next_port));
         self.next_port = self.next_port.wrapping_add(1).max(30000);
         let server = SocketAddr::from((to, 9501));
         let at = |secs: f64| Timestamp::from_nanos((secs * 1e9) as u64);
         let start = client_sends.first().map_or(0.0, |(t, _)| *t);
-        let mut sends: Vec<(f64, bool, Vec<u8>)> =
-            vec![(start, true, opening()), (start, false, opening())];
+        let mut sends: Vec<(f64, bool, Vec<u8>)> = vec![
+            (start, true, opening_as(client_type)),
+            (start, false, opening_as(server_type)),
+        ];
         sends.extend(client_sends.iter().map(|(t, m)| (*t, true, m.clone())));
         sends.extend(server_sends.iter().map(|(t, m)| (*t, false, m.clone())));
         sends.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -431,7 +456,18 @@ fn a_reply_without_an_id_answers_the_call_before_it_on_its_connection() {
         [10, 0, 0, 1],
         [10, 0, 0, 2],
         &[(2.4, message(&[b"", b"\x80\x02N."]))],
-        &[(2.5, reply)],
+        &[(2.5, reply.clone())],
+    );
+    // On a DEALER connection calls overlap: an id-less reply there (a
+    // damaged one) answers nothing by its connection.
+    let z = "33333333-e971-11f1-b56d-02fc00000001";
+    net.converse_as(
+        "DEALER",
+        "ROUTER",
+        [10, 0, 0, 1],
+        [10, 0, 0, 2],
+        &[(3.0, call_with(z))],
+        &[(3.1, reply)],
     );
     let (seen, counters) = net.finish();
     let calls: Vec<_> = seen
@@ -458,7 +494,7 @@ fn a_reply_without_an_id_answers_the_call_before_it_on_its_connection() {
             _ => None,
         })
         .collect();
-    assert_eq!(timeouts, [y.to_string()]);
+    assert_eq!(timeouts, [y.to_string(), z.to_string()]);
     // The paired reply carries its call's id and method; the others none.
     let replies: Vec<_> = seen
         .rpc
@@ -466,8 +502,8 @@ fn a_reply_without_an_id_answers_the_call_before_it_on_its_connection() {
         .filter(|r| r.kind == zmqtrace::oslo::Kind::Reply)
         .map(|r| r.msg_id.clone())
         .collect();
-    assert_eq!(replies, [Some(x.to_string()), None, None]);
-    assert_eq!(counters.unmatched_replies, 2);
+    assert_eq!(replies, [Some(x.to_string()), None, None, None]);
+    assert_eq!(counters.unmatched_replies, 3);
 }
 
 #[test]

@@ -231,13 +231,15 @@ pub fn run(c: &Cluster<'_>, captures: &[WireFacts], out: &mut Findings) {
         let registered = redis_listeners(c, facts);
         for (addr, e) in &facts.endpoints {
             let backend = backends.iter().find(|(a, _)| a == addr).map(|(_, b)| b);
-            match registered.get(addr) {
-                // The name service's record explains it (and no receiver
-                // is meant to listen there).
-                Some(records) => dead_registration(c, facts, *addr, e, records, out),
-                None => refused(c, facts, *addr, e, backend, loopback_replies, out),
+            // The name service's record explains it (and no receiver is
+            // meant to listen there).
+            let explained = registered
+                .get(addr)
+                .is_some_and(|records| dead_registration(c, facts, *addr, e, records, out));
+            if !explained {
+                refused(c, facts, *addr, e, backend, loopback_replies, out);
+                unanswered(c, facts, *addr, e, out);
             }
-            unanswered(c, facts, *addr, e, out);
             not_zmtp(c, facts, *addr, e, out);
             socket_types(c, facts, *addr, e, out);
             silent(c, facts, &calls_to, *addr, e, out);
@@ -260,7 +262,8 @@ fn redis_listeners<'f>(
     facts: &'f WireFacts,
 ) -> BTreeMap<SocketAddr, Vec<(&'f str, &'f str, &'f RedisRecord)>> {
     let mut by_addr: BTreeMap<SocketAddr, Vec<(&str, &str, &RedisRecord)>> = BTreeMap::new();
-    for ((key, member), record) in &facts.redis.records {
+    // A record removed in the capture is not handed out any more.
+    for ((key, member), record) in facts.redis.records.iter().filter(|(_, r)| !r.removed) {
         let Some((host, port)) = crate::oslo::names::host_port(member.as_bytes()) else {
             continue;
         };
@@ -280,7 +283,8 @@ fn redis_listeners<'f>(
 }
 
 /// A listener the name service still hands out, where nothing listens any
-/// more (DOC-P09; FM16, FM23): its service died without unregistering.
+/// more (DOC-P09; FM16, FM23): its service died without unregistering, or
+/// its host is gone. Whether it was reported.
 fn dead_registration(
     c: &Cluster<'_>,
     facts: &WireFacts,
@@ -288,13 +292,17 @@ fn dead_registration(
     e: &Endpoint,
     records: &[(&str, &str, &RedisRecord)],
     out: &mut Findings,
-) {
-    let failed = e.refused + e.unanswered;
-    let (Some((key, member, record)), true) = (records.first(), failed > 0) else {
-        return;
+) -> bool {
+    // A SYN just before the capture ends had no time to be answered.
+    let unanswered = match &e.first_unanswered {
+        Some(u) if facts.covers(u.ts, 0, SYN_PATIENCE_NS) => e.unanswered,
+        _ => 0,
+    };
+    let (Some((key, member, record)), true) = (records.first(), e.refused + unanswered > 0) else {
+        return false;
     };
     let w = who(c, addr);
-    let how = match (e.refused, e.unanswered) {
+    let how = match (e.refused, unanswered) {
         (r, 0) => count(r, "attempt refused", "attempts refused"),
         (0, u) => count(u, "attempt unanswered", "attempts unanswered"),
         (r, u) => format!("{r} refused, {u} unanswered"),
@@ -329,14 +337,21 @@ fn dead_registration(
                 .flatten()
                 .map(|at| ev(facts, at).note("connection to it")),
         )
-        .fix(format!(
-            "the service that registered {member} is gone without unregistering (killed, or its host died), and clients still pick it: messages sent there are lost. Restart it, or remove the record (redis-cli SREM {key} {member}; LREM for releases before 4.6); set [oslo_messaging_zmq] zmq_target_expire so records of dead services expire, with zmq_target_update about half of it"
-        ))
+        .fix(if e.refused > 0 {
+            format!(
+                "the service that registered {member} is gone without unregistering (killed, or crashed), and clients still pick it: messages sent there are lost. Restart it, or remove the record (redis-cli SREM {key} {member}; LREM for releases before 4.6); set [oslo_messaging_zmq] zmq_target_expire so records of dead services expire, with zmq_target_update about half of it"
+            )
+        } else {
+            format!(
+                "nothing answers the SYNs: the host of {member} is down, or a firewall drops them (the new driver's random ports 49153-65535 must be open between nodes). If the service is gone, remove its record (redis-cli SREM {key} {member}) and set zmq_target_expire so such records expire"
+            )
+        })
         .refs(&["FM16", "FM23", "DOC-P09"]);
     if let Some(n) = w.node {
         f = f.node(n.name());
     }
     out.push(f);
+    true
 }
 
 /// Lookups the name service answered with nothing (DOC-P09; FM23): the
@@ -349,7 +364,10 @@ fn redis_lookups(facts: &WireFacts, out: &mut Findings) {
             .range((key.clone(), String::new())..)
             .next();
         let ever_named = known.is_some_and(|((k, _), _)| k == key);
-        let (Some(first), false) = (&lookups.first_empty, ever_named) else {
+        // Only when every answer was empty, and the record table missed
+        // nothing that could have named it.
+        let always_empty = lookups.empty == lookups.asked && facts.redis.records_dropped == 0;
+        let (Some(first), false, true) = (&lookups.first_empty, ever_named, always_empty) else {
             continue;
         };
         let clients: Vec<String> = lookups.clients.iter().map(IpAddr::to_string).collect();
@@ -1735,6 +1753,52 @@ mod tests {
     }
 
     #[test]
+    fn a_removed_record_or_a_syn_at_the_end_is_no_dead_registration() {
+        // Unregistered (SREM) in the capture: not handed out any more.
+        let mut facts = redis_facts("ROUTER/compute/node-2", "10.0.40.3:50001", 3, 0);
+        for r in facts.redis.records.values_mut() {
+            r.removed = true;
+        }
+        let found = findings_of(facts);
+        assert!(
+            !found.iter().any(|f| f.id == "redis-dead-listener"),
+            "{found:#?}"
+        );
+        // One unanswered SYN in the capture's last second: too soon to say.
+        let mut facts = redis_facts("ROUTER/compute/node-2", "10.0.40.3:50001", 0, 0);
+        if let Some(e) = facts.endpoints.values_mut().next() {
+            e.attempts = 1;
+            e.unanswered = 1;
+            e.first_unanswered = Some(Sighting {
+                conn: "10.0.40.1:4009>10.0.40.3:50001".into(),
+                client: "10.0.40.1".parse().unwrap(),
+                ts: Timestamp::from_secs_nanos(19, 500_000_000),
+            });
+        }
+        let found = findings_of(facts.clone());
+        assert!(
+            !found.iter().any(|f| f.id == "redis-dead-listener"),
+            "{found:#?}"
+        );
+        // Earlier, the same is a host that is down (or filtered).
+        if let Some(e) = facts.endpoints.values_mut().next() {
+            if let Some(u) = e.first_unanswered.as_mut() {
+                u.ts = Timestamp::from_secs_nanos(12, 0);
+            }
+        }
+        let found = findings_of(facts);
+        let dead = found
+            .iter()
+            .find(|f| f.id == "redis-dead-listener")
+            .unwrap();
+        assert!(dead.fix.contains("firewall"), "{}", dead.fix);
+        assert!(
+            !found.iter().any(|f| f.id == "capture-syn-unanswered"),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
     fn lookups_answered_empty_for_a_key_never_registered_are_reported() {
         let mut facts = redis_facts("ROUTER/compute/node-1", "10.0.40.2:50000", 0, 1);
         let empty = |n: u64| RedisLookups {
@@ -1751,6 +1815,13 @@ mod tests {
             .redis
             .lookups
             .insert("ROUTER/compute/node-9".into(), empty(4));
+        // Empty once of three answers (the others' records not kept).
+        let mut sometimes = empty(1);
+        sometimes.asked = 3;
+        facts
+            .redis
+            .lookups
+            .insert("ROUTER/compute/node-8".into(), sometimes);
         // Empty once, but a listener was named for it in the capture.
         facts
             .redis

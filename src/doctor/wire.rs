@@ -381,14 +381,26 @@ impl OsloSink for Collector {
             }
         }
         let key = x.arg(1).map(text);
-        // A client library's handshake probes (redis-py asks for CLIENT
-        // SETINFO, which older servers refuse) are not the driver's.
-        let housekeeping = [
-            "CLIENT", "HELLO", "COMMAND", "INFO", "CONFIG", "PING", "ECHO",
+        // Only the matchmaker's own commands: not a client library's
+        // handshake probes (redis-py's CLIENT SETINFO, which older servers
+        // refuse), nor another program sharing the server.
+        let matchmaker = [
+            "SADD",
+            "SREM",
+            "SMEMBERS",
+            "SRANDMEMBER",
+            "LPUSH",
+            "RPUSH",
+            "LREM",
+            "LRANGE",
+            "EXPIRE",
+            "TTL",
+            "KEYS",
+            "AUTH",
         ]
         .iter()
         .any(|c| x.is(c));
-        if let (Some((Value::Error(error), _)), false) = (x.reply, housekeeping) {
+        if let (Some((Value::Error(error), _)), true) = (x.reply, matchmaker) {
             let command = [x.arg(0).map(text), key.clone()]
                 .into_iter()
                 .flatten()
@@ -659,12 +671,21 @@ mod tests {
             &[b"CLIENT", b"SETINFO", b"LIB-NAME", b"redis-py"],
             Value::Error(b"ERR unknown subcommand 'SETINFO'"),
         );
+        // Another program's error on the same server is not the driver's.
+        send(
+            &[
+                b"EVALSHA",
+                b"e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+                b"0",
+            ],
+            Value::Error(b"NOSCRIPT No matching script"),
+        );
         send(
             &[b"LPUSH", b"ROUTER_compute", b"10.0.40.2:50000"],
             Value::Error(b"WRONGTYPE Operation against a key holding the wrong kind of value"),
         );
         let redis = &collector.facts.redis;
-        assert_eq!(redis.exchanges, 9);
+        assert_eq!(redis.exchanges, 10);
         let record = |k: &str, m: &str| redis.records.get(&(k.to_string(), m.to_string()));
         let node2 = record("ROUTER/compute/node-2", "10.0.40.3:50001").unwrap();
         assert!(node2.registered && !node2.removed);

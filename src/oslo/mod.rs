@@ -370,6 +370,9 @@ struct Sighting {
     ts: Timestamp,
 }
 
+/// Reply ids longer than this do not pair calls (real ones are uuids).
+const MAX_REPLY_ID: usize = 256;
+
 /// What a request said of itself, for the replies, ACKs and later hops
 /// that do not say it.
 #[derive(Clone, Debug, Default)]
@@ -725,7 +728,8 @@ impl<S: OsloSink> OsloDecoder<S> {
                     .is_some_and(|p| p.caller == dst)
             };
             let call = match rpc.reply_id.as_deref() {
-                // Through the broker: the reply id names the call.
+                // Through the broker: the reply id (the per-call
+                // proxy_reply_id its envelope carried) names the call.
                 Some(reply_id) => self
                     .call_by_reply_id
                     .get(reply_id)
@@ -810,15 +814,23 @@ impl<S: OsloSink> OsloDecoder<S> {
                                 inner_reply: None,
                             },
                         );
-                    }
-                    if rpc.driver == Driver::Zmq {
+                        // Only a call that starts waiting is found by its
+                        // connection or reply id: one entry per waiting
+                        // call, so a retain at twice the table's cap keeps
+                        // both maps within it.
                         let cap = self.config.max_pending.saturating_mul(2);
                         let pending = &self.pending;
-                        if self.last_call_on.len() >= cap {
-                            self.last_call_on.retain(|_, id| pending.contains_key(id));
+                        if rpc.driver == Driver::Zmq && m.socket_type == Some("REQ") {
+                            if self.last_call_on.len() >= cap {
+                                self.last_call_on.retain(|_, id| pending.contains_key(id));
+                            }
+                            self.last_call_on.insert(conn.id, id.clone());
                         }
-                        self.last_call_on.insert(conn.id, id.clone());
-                        if let Some(reply_id) = &rpc.reply_id {
+                        if let Some(reply_id) = rpc
+                            .reply_id
+                            .as_ref()
+                            .filter(|r| rpc.driver == Driver::Zmq && r.len() <= MAX_REPLY_ID)
+                        {
                             if self.call_by_reply_id.len() >= cap {
                                 self.call_by_reply_id
                                     .retain(|_, id| pending.contains_key(id));

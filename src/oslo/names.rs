@@ -170,10 +170,12 @@ impl NameBook {
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'));
+        // Addresses only: a host name would be matched by its port alone,
+        // too weak for a key that no prefix marks as the driver's.
         let addresses: Vec<&[u8]> = members
             .iter()
             .copied()
-            .filter(|m| host_port(m).is_some())
+            .filter(|m| host_port(m).is_some_and(|(host, _)| host.parse::<IpAddr>().is_ok()))
             .collect();
         if plausible && !addresses.is_empty() {
             let mut prefixed = b"ROUTER_".to_vec();
@@ -590,6 +592,7 @@ mod tests {
         lpush(b"PUBLISHERS", b"127.0.18.4:1,127.0.18.4:2", &mut book);
         lpush(b"jobs", b"some work", &mut book);
         lpush(b"a key", b"127.0.18.9:5", &mut book);
+        lpush(b"jobs", b"worker:51234", &mut book);
         assert_eq!(book.lookup(addr("127.0.18.9:5")), None);
         assert_eq!((c.records, c.not_addresses), (3, 0));
     }
