@@ -732,11 +732,22 @@ fn new_om540_proxy_pickle_publications_are_hops_counted_once() {
         .filter(|m| m["hop"] == "proxy-pub->server")
         .count();
     assert!(copies > 0);
-    let forwards_to_subscribers = events
+    let forwards_to_subscribers: Vec<&Value> = events
         .iter()
         .filter(|e| e["event"] == "forward" && (e["kind"] == "fanout" || e["kind"] == "notify"))
-        .count();
-    assert_eq!(forwards_to_subscribers, copies);
+        .collect();
+    assert_eq!(forwards_to_subscribers.len(), copies);
+    // Each names the client's message it is a copy of.
+    let originals: Vec<&Value> = truth["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["hop"] == "proxy-pub->server")
+        .map(|m| &m["request_message_id"])
+        .collect();
+    for f in &forwards_to_subscribers {
+        assert!(originals.contains(&&f["msg_id"]), "{f}");
+    }
     let sent_by_client = |method: &str| {
         truth["messages"]
             .as_array()

@@ -368,6 +368,8 @@ struct Sighting {
     /// The host that sent it first (the client, for a copy one hop on).
     origin: IpAddr,
     ts: Timestamp,
+    /// The message's id, kept for a copy that lost it (a pickled pair).
+    msg_id: Option<Rc<str>>,
 }
 
 /// Reply ids longer than this do not pair calls (real ones are uuids).
@@ -603,7 +605,7 @@ impl<S: OsloSink> OsloDecoder<S> {
         conn: &Connection,
         m: &Message<'_>,
         rpc: &Rpc,
-    ) -> Option<(u64, String, Timestamp)> {
+    ) -> Option<(u64, String, Timestamp, Option<Rc<str>>)> {
         let key = match (&rpc.msg_id, rpc.driver) {
             (Some(id), Driver::Zmq) => SightKey::Id(rpc.kind, Rc::from(id.as_str())),
             _ => {
@@ -642,7 +644,13 @@ impl<S: OsloSink> OsloDecoder<S> {
                 && m.ts.nanos_since(prev.ts) <= self.config.forward_window_ns;
             hop.then(|| {
                 let label = connection_label(prev.client, prev.server);
-                (prev.conn_id, label, prev.ts, prev.origin)
+                (
+                    prev.conn_id,
+                    label,
+                    prev.ts,
+                    prev.origin,
+                    prev.msg_id.clone(),
+                )
             })
         });
         let origin = previous.as_ref().map_or(src.ip(), |p| p.3);
@@ -654,19 +662,24 @@ impl<S: OsloSink> OsloDecoder<S> {
             dst,
             origin,
             ts: m.ts,
+            msg_id: None,
         };
         // A hop leaves the sighting it came from in place: the proxy's PUB
         // sends one copy per subscriber, each a hop of the client's.
         if previous.is_none() {
-            if let (Some(_), Some(pair)) = (&rpc.msg_id, pair) {
+            if let (Some(id), Some(pair)) = (&rpc.msg_id, pair) {
                 let pair = SightKey::PickledPair(pair);
-                self.sightings.insert(pair.clone(), sighting.clone());
+                let with_id = Sighting {
+                    msg_id: Some(Rc::from(id.as_str())),
+                    ..sighting.clone()
+                };
+                self.sightings.insert(pair.clone(), with_id);
                 self.sighting_order.push_back((m.ts, pair));
             }
             self.sightings.insert(key.clone(), sighting);
             self.sighting_order.push_back((m.ts, key));
         }
-        previous.map(|(conn_id, label, ts, _)| (conn_id, label, ts))
+        previous.map(|(conn_id, label, ts, _, msg_id)| (conn_id, label, ts, msg_id))
     }
 
     fn message(&mut self, conn: &Connection, event: &ZmtpEvent<'_>, m: &Message<'_>) {
@@ -876,7 +889,7 @@ impl<S: OsloSink> OsloDecoder<S> {
                 self.complete(id, p, reply_ts, failure);
             }
         }
-        if let Some((_, from_conn, first_ts)) = forward {
+        if let Some((_, from_conn, first_ts, first_id)) = forward {
             self.counters.forwards += 1;
             self.sink.rpc(&RpcEvent::Forward(ForwardEvent {
                 ts: m.ts,
@@ -884,7 +897,11 @@ impl<S: OsloSink> OsloDecoder<S> {
                 to_conn: conn.label(),
                 kind: rpc.kind,
                 topic: rpc.topic.clone(),
-                msg_id: rpc.msg_id.clone(),
+                // A copy that lost its id is still a hop of that message.
+                msg_id: rpc
+                    .msg_id
+                    .clone()
+                    .or_else(|| first_id.map(|id| id.to_string())),
                 delay_ns: m.ts.nanos_since(first_ts),
             }));
         }
