@@ -13,6 +13,7 @@ Scenarios (see captures/oslo/README.md, "More real runs"):
                                  rpc_zmq_serialization = msgpack
   new_newton_direct_json         5.10.2 (Newton, G3: no `1.0` frame),
                                  direct, json
+  new_newton_direct_msgpack      5.10.2 (G3), direct, msgpack
   new_newton_proxy_pubsub_acks   5.10.2 with Newton's defaults: the real
                                  oslo-messaging-zmq-proxy, PUB/SUB, ACKs
   new_mitaka_direct_pickle       4.6.1 (Mitaka, G1): pickles (send_pyobj),
@@ -61,6 +62,9 @@ Scenarios (see captures/oslo/README.md, "More real runs"):
                                  use_pub_sub = true: json([ctx, msg]);
                                  PUB topic | type | id | body; identities
                                  <host>/<topic>/<server>/<uuid>
+  new_rocky_proxy_msgpack        8.1.4 (G4) through the proxy with ACKs,
+                                 no PUB/SUB, msgpack: '' | '1.0' | type |
+                                 routing key | id | msgpack([ctx, msg])
   legacy_om110_ring_per_message  1.10.0 legacy impl_zmq: one PUSH
                                  connection per message, MatchMakerRing, a
                                  real zmq-receiver per host on :9501
@@ -113,11 +117,12 @@ reply_to; a `connections` list with every ZeroMQ connection's 4-tuple;
 the reply the server sends after the client gave up is in `dropped`) and
 wire check (verify_early, also `--verify`).
 
-5.7.0 and 5.13.0 (`variant` in SCENARIOS) reuse the G3 instrumentation
-and build_proxy_truth; their servers' receipts are logged by
-instrument_g3_variant_recv, 5.13.0's proxy (proxy/zmq_sender.py) by
-run_proxy_om513, and verify_g3_variant (also `--verify`) checks every
-hop's frames and JSON body on the wire.
+5.7.0, 5.13.0 and 8.1.4 through the proxy (`variant` in SCENARIOS) reuse
+the G3/G4 instrumentation and build_proxy_truth; their servers' receipts
+are logged by instrument_g3_variant_recv, 5.13.0's and 8.1.4's proxy
+(proxy/zmq_sender.py) by run_proxy_om513, and verify_g3_variant (also
+`--verify`) checks every hop's frames and JSON (8.1.4: msgpack) body on
+the wire.
 """
 
 import argparse
@@ -182,6 +187,11 @@ SCENARIOS = {
     'new_newton_direct_json': {
         'oslo_messaging': '5.10.2', 'generation': 'G3', 'net': '127.0.12',
         'serialization': 'json',
+    },
+    'new_newton_direct_msgpack': {
+        # new_newton_direct_json with rpc_zmq_serialization = msgpack.
+        'oslo_messaging': '5.10.2', 'generation': 'G3', 'net': '127.0.44',
+        'serialization': 'msgpack',
     },
     'new_newton_proxy_pubsub_acks': {
         'oslo_messaging': '5.10.2', 'generation': 'G3', 'net': '127.0.14',
@@ -260,6 +270,19 @@ SCENARIOS = {
         'serialization': 'json', 'proxy': True, 'redis': '127.0.42.5',
         'big_cast': False, 'variant': 'om513', 'acks': False,
         'pub_sub': True, 'conf_opts': {'use_pub_sub': 'true'},
+    },
+    'new_rocky_proxy_msgpack': {
+        # G4 (8.1.4) through the real proxy (DoubleRouterProxy: both
+        # ports random) with ACKs and without PUB/SUB, as in the shared
+        # new_rocky_proxy_acks run, but rpc_zmq_serialization = msgpack:
+        # every request and response crosses the proxy (two hops);
+        # fanouts go as one ROUTER copy per server DEALER.
+        'oslo_messaging': '8.1.4', 'generation': 'G4', 'net': '127.0.45',
+        'serialization': 'msgpack', 'proxy': True, 'redis': '127.0.45.5',
+        'big_cast': False, 'variant': 'om814', 'acks': True,
+        'pub_sub': False,
+        'conf_opts': {'use_router_proxy': 'true', 'use_pub_sub': 'false',
+                      'rpc_use_acks': 'true'},
     },
     'legacy_om110_ring_per_message': {
         'oslo_messaging': '1.10.0', 'legacy': True, 'net': '127.0.13',
@@ -661,6 +684,26 @@ def instrument_g3_variant_recv(log, sc):
                 method=method_of(message))
             return context, message
         sc_.SubConsumer._receive_request = staticmethod(sub_receive)
+        return
+
+    if sc['variant'] == 'om814':
+        # 8.1.4: DealerConsumer._receive_request_v_1_0 hands the decoded
+        # ids and the version to _create_message (DealerConsumerWithAcks
+        # calls it through super() after sending its ACK); no SUBs here
+        # (use_pub_sub = false).
+        orig_cm4 = dc.DealerConsumer._create_message
+
+        def create_message4(self, context, message, message_version,
+                            reply_id, message_id, socket, message_type):
+            log(ev='recv', via='DEALER',
+                msg_type=TYPE_NAMES[int(message_type)],
+                message_id=_s(message_id), reply_id=_s(reply_id),
+                version=_s(message_version),
+                zmq_identity=_s(socket.handle.identity),
+                method=method_of(message))
+            return orig_cm4(self, context, message, message_version,
+                            reply_id, message_id, socket, message_type)
+        dc.DealerConsumer._create_message = create_message4
         return
 
     # 5.13.0: DealerConsumer.receive_message hands the decoded ids to
@@ -2010,7 +2053,7 @@ def run_proxy(args, sc):
     host = sc['net'] + '.4'
     path = role_conf(args.work, sc, host, 'zmq-proxy')
     g2 = sc.get('generation') == 'G2'
-    if sc.get('variant') == 'om513':
+    if sc.get('variant') in ('om513', 'om814'):
         return run_proxy_om513(args, sc, log, path)
     instrument(log, None, sc if g2 or sc.get('variant') else None)
     if g2:      # 5.4.0: broker/zmq_queue_proxy, PubPublisherProxy
@@ -2099,22 +2142,26 @@ def run_proxy_om513(args, sc, log, path):
     CentralRouterSender (ROUTER -> ROUTER), CentralPublisherSender (PUB)
     and CentralAckSender (ack_pub_sub only) are wrapped, t taken after
     the send returned.  multipart_message is [reply_id, b'', type,
-    routing_key, message_id, body]."""
+    routing_key, message_id, body]; 8.1.4's (same classes, versioned) has
+    the version after b'': [reply_id, b'', version, type, routing_key,
+    message_id, body...]."""
     import zmq
     instrument(log, None, sc)
     from oslo_messaging._drivers.zmq_driver.proxy import zmq_sender as zs
     from oslo_messaging._cmd import zmq_proxy
 
+    v = 1 if sc['variant'] == 'om814' else 0    # the version frame
+
     def ids(mm):
-        return dict(msg_type=TYPE_NAMES[int(mm[2])], reply_id=_s(mm[0]),
-                    message_id=_s(mm[4]))
+        return dict(msg_type=TYPE_NAMES[int(mm[2 + v])], reply_id=_s(mm[0]),
+                    message_id=_s(mm[4 + v]))
 
     orig_route = zs.CentralRouterSender.send_message
 
     def route(self, socket, mm):
         t0 = now()
         r = orig_route(self, socket, mm)
-        log(t=now(), t_before=t0, ev='proxy_send', routing_key=_s(mm[3]),
+        log(t=now(), t_before=t0, ev='proxy_send', routing_key=_s(mm[3 + v]),
             endpoint=_s(socket.handle.getsockopt(zmq.LAST_ENDPOINT)),
             **ids(mm))
         return r
@@ -2126,7 +2173,7 @@ def run_proxy_om513(args, sc, log, path):
         t0 = now()
         r = orig_pub(self, socket, mm)
         log(t=now(), t_before=t0, ev='proxy_publish',
-            topic_filter=_s(mm[3]), endpoint=socket.connect_address,
+            topic_filter=_s(mm[3 + v]), endpoint=socket.connect_address,
             **ids(mm))
         return r
     zs.CentralPublisherSender.send_message = publish
@@ -3150,12 +3197,102 @@ G3_VARIANT_WIRE = {
         'proxy-pub->server': ['topic_filter', 'code', 'mid'],
         'body': 'one',
     },
+    # 8.1.4 (G4) without PUB/SUB: the version frame after b''; ACKs have
+    # no body; bodies msgpack([context, message]) / msgpack([reply_body,
+    # failure]).
+    'om814': {
+        'client->proxy': ['empty', 'version', 'code', 'routing_key', 'mid'],
+        'proxy->server': ['empty', 'version', 'reply_id', 'code', 'mid'],
+        'server->proxy': ['empty', 'version', 'code', 'reply_id', 'mid'],
+        'proxy->client': ['empty', 'version', 'reply_id', 'code', 'mid'],
+        'body': 'one', 'serialization': 'msgpack',
+    },
 }
 
 
+def _msgpack_load(data):
+    """A msgpack document, read here (no msgpack module needed): str ->
+    str, bin -> bytes, ext -> MsgpackExt(code, data); trailing bytes are
+    an error."""
+    import struct
+
+    def rd(i):
+        b = data[i]
+        if b <= 0x7f:
+            return b, i + 1
+        if b >= 0xe0:
+            return b - 0x100, i + 1
+        if 0x80 <= b <= 0x8f:
+            return rmap(b & 0x0f, i + 1)
+        if 0x90 <= b <= 0x9f:
+            return rarr(b & 0x0f, i + 1)
+        if 0xa0 <= b <= 0xbf:
+            n = b & 0x1f
+            return data[i + 1:i + 1 + n].decode('utf-8'), i + 1 + n
+        if b == 0xc0:
+            return None, i + 1
+        if b in (0xc2, 0xc3):
+            return b == 0xc3, i + 1
+        fixed = {0xca: '>f', 0xcb: '>d', 0xcc: '>B', 0xcd: '>H',
+                 0xce: '>I', 0xcf: '>Q', 0xd0: '>b', 0xd1: '>h',
+                 0xd2: '>i', 0xd3: '>q'}
+        if b in fixed:
+            n = struct.calcsize(fixed[b])
+            return struct.unpack(fixed[b], data[i + 1:i + 1 + n])[0], \
+                i + 1 + n
+        sized = {0xc4: ('bin', 1), 0xc5: ('bin', 2), 0xc6: ('bin', 4),
+                 0xd9: ('str', 1), 0xda: ('str', 2), 0xdb: ('str', 4),
+                 0xdc: ('arr', 2), 0xdd: ('arr', 4), 0xde: ('map', 2),
+                 0xdf: ('map', 4), 0xc7: ('ext', 1), 0xc8: ('ext', 2),
+                 0xc9: ('ext', 4)}
+        if b in sized:
+            kind, w = sized[b]
+            n = int.from_bytes(data[i + 1:i + 1 + w], 'big')
+            j = i + 1 + w
+            if kind == 'arr':
+                return rarr(n, j)
+            if kind == 'map':
+                return rmap(n, j)
+            if kind == 'ext':
+                return MsgpackExt(data[j], data[j + 1:j + 1 + n]), j + 1 + n
+            v = data[j:j + n]
+            return (v.decode('utf-8') if kind == 'str' else bytes(v)), j + n
+        if b in (0xd4, 0xd5, 0xd6, 0xd7, 0xd8):           # fixext
+            n = 1 << (b - 0xd4)
+            return MsgpackExt(data[i + 1], data[i + 2:i + 2 + n]), i + 2 + n
+        raise ValueError('msgpack: byte 0x%02x at %d' % (b, i))
+
+    def rarr(n, i):
+        out = []
+        for _ in range(n):
+            v, i = rd(i)
+            out.append(v)
+        return out, i
+
+    def rmap(n, i):
+        out = {}
+        for _ in range(n):
+            k, i = rd(i)
+            v, i = rd(i)
+            out[k] = v
+        return out, i
+
+    v, end = rd(0)
+    if end != len(data):
+        raise ValueError('msgpack: %d trailing bytes' % (len(data) - end))
+    return v
+
+
+class MsgpackExt(tuple):
+    def __new__(cls, code, data):
+        return tuple.__new__(cls, (code, bytes(data)))
+
+
 def verify_g3_variant(pcap, truth, sc, dump=False):
-    """new_om57x_proxy_json, new_om513_proxy_pubsub_json against the wire
-    (record_libzmq.py's reader): every truth message on its connection
+    """new_om57x_proxy_json, new_om513_proxy_pubsub_json (and
+    new_rocky_proxy_msgpack: version frame, ACKs, msgpack bodies) against
+    the wire (record_libzmq.py's reader): every truth message on its
+    connection
     with G3_VARIANT_WIRE's frames (empty delimiter, type code, routing key
     or reply id, message id, topic filter) and JSON body (the context's
     user_id, the method or event type; replies: message id and type
@@ -3175,10 +3312,13 @@ def verify_g3_variant(pcap, truth, sc, dump=False):
                 'routing_key': (m.get('routing_key') or '').encode(),
                 'reply_id': (m.get('reply_id') or '').encode(),
                 'mid': (m['message_id'] or '').encode(),
-                'topic_filter': (m.get('topic_filter') or '').encode()}
+                'topic_filter': (m.get('topic_filter') or '').encode(),
+                'version': b'1.0'}
         head = [want[k] for k in lay[hop]]
         nbody = 2 if lay['body'] == 'two' and m['msg_type'] != 'REPLY' \
             else 1
+        if m['msg_type'] == 'ACK':              # (8.1.4 only)
+            nbody = 0
         label = '%s %s %s' % (hop, m['msg_type'], m['message_id'])
         hit = None
         for i, (frames, t) in enumerate(wire.get((m['src'], m['dst']), [])):
@@ -3195,11 +3335,17 @@ def verify_g3_variant(pcap, truth, sc, dump=False):
         i, frames, t = hit
         used.add((m['src'], m['dst'], i))
         try:
-            body = [json.loads(f) for f in frames[len(head):]]
-        except ValueError as e:
-            problems.append('%s: body not JSON: %s' % (label, e))
+            if lay.get('serialization') == 'msgpack':
+                body = [_msgpack_load(f) for f in frames[len(head):]]
+            else:
+                body = [json.loads(f) for f in frames[len(head):]]
+        except Exception as e:
+            problems.append('%s: body not %s: %s' % (
+                label, lay.get('serialization', 'JSON'), e))
             continue
-        if m['msg_type'] == 'REPLY':
+        if m['msg_type'] == 'ACK':
+            ok = True
+        elif m['msg_type'] == 'REPLY':
             r = body[0]
             if lay['body'] == 'two':            # 5.7.0: a dict
                 ok = (isinstance(r, dict) and r.get('msg_type') == 5 and
@@ -5461,7 +5607,8 @@ def main():
     ap.add_argument('--out', default=os.path.join(REPO, 'captures', 'oslo'))
     ap.add_argument('--list', action='store_true')
     ap.add_argument('--verify', action='store_true',
-                    help='G1, G2, 5.7.0/5.13.0 only: check --out/<scenario>.pcap against '
+                    help='G1, G2, 5.7.0/5.13.0/8.1.4 proxy only: check '
+                         '--out/<scenario>.pcap against '
                          'its truth (no recording) and print the first '
                          'message of each type')
     if len(sys.argv) > 1 and sys.argv[1] == '_role':
