@@ -813,6 +813,7 @@ fn every_proxy_hop_is_one_forward() {
         "new_om540_proxy_pickle",
         "new_om57x_proxy_json",
         "new_om513_proxy_pubsub_json",
+        "new_rocky_proxy_msgpack",
     ] {
         let truth = truth(name);
         let hops = truth["messages"]
@@ -844,4 +845,32 @@ fn new_mitaka_defaults_pickle_messages() {
 #[test]
 fn new_mitaka_defaults_pickle_calls() {
     check_calls("new_mitaka_defaults_pickle");
+}
+
+// msgpack variants: 5.10.2 direct (G3) and 8.1.4 through the proxy with
+// ACKs (G4); bodies with bin and ext values.
+
+#[test]
+fn new_newton_direct_msgpack_messages() {
+    check_messages("new_newton_direct_msgpack", "none");
+}
+
+#[test]
+fn new_newton_direct_msgpack_calls() {
+    check_calls("new_newton_direct_msgpack");
+}
+
+#[test]
+fn new_rocky_proxy_msgpack_messages() {
+    check_hops("new_rocky_proxy_msgpack");
+}
+
+#[test]
+fn new_rocky_proxy_msgpack_calls() {
+    check_calls_by(
+        "new_rocky_proxy_msgpack",
+        "message_id",
+        "wire_latency_s",
+        false,
+    );
 }
