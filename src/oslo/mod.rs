@@ -768,26 +768,17 @@ impl<S: OsloSink> OsloDecoder<S> {
         if rpc.topic.is_none() && rpc.server.is_none() && rpc.driver == Driver::Zmq {
             // Direct mode: the topic is not on the wire; the server's
             // endpoint is, and the name service may have said who listens
-            // there. A reply or ACK takes the topic of the request it
-            // answers (filled in below) over a name the service gives an
-            // endpoint that listens for several topics.
+            // there.
             let endpoint = match rpc.kind {
                 Kind::Reply | Kind::Ack => src,
                 _ => dst,
             };
-            let asked = match (rpc.kind, rpc.msg_id.as_deref()) {
-                (Kind::Reply | Kind::Ack, Some(id)) => match self.pending.get(id) {
-                    Some(p) => p.topic.as_deref(),
-                    None => self.recent.get(id).and_then(|n| n.topic.as_deref()),
-                },
-                _ => None,
-            };
             match self.names.lookup(endpoint) {
-                Some(name) if asked.is_none_or(|t| t == name.topic) => {
+                Some(name) => {
                     rpc.topic = Some(name.topic.clone());
                     rpc.server = name.server.clone();
                 }
-                _ => rpc.server = Some(crate::tcp::socket_addr_string(endpoint)),
+                None => rpc.server = Some(crate::tcp::socket_addr_string(endpoint)),
             }
         }
         let mut completed = None;

@@ -58,7 +58,7 @@ pub struct NameCounters {
     /// Registrations and lookups read (SADD, LPUSH, SMEMBERS, LRANGE, … on
     /// a key that names a listener).
     pub records: u64,
-    /// Addresses named.
+    /// Addresses named (one registered for two bare topics is not).
     pub named: u64,
     /// Members that were not `host:port`.
     pub not_addresses: u64,
@@ -79,6 +79,18 @@ pub struct NameBook {
     by_identity: Map<String, Registrations>,
     /// Addresses and host names held, against [`MAX_NAMED`].
     held: usize,
+}
+
+impl NameCounters {
+    /// An address named, or no longer named (registered for a second bare
+    /// topic), by a registration.
+    fn renamed(&mut self, was: bool, is: bool) {
+        match (was, is) {
+            (false, true) => self.named += 1,
+            (true, false) => self.named = self.named.saturating_sub(1),
+            _ => {}
+        }
+    }
 }
 
 impl NameBook {
@@ -150,9 +162,7 @@ impl NameBook {
             };
             let was_named = entry.resolved.is_some();
             entry.add(scheme, &name, counters);
-            if !was_named && entry.resolved.is_some() {
-                counters.named += 1;
-            }
+            counters.renamed(was_named, entry.resolved.is_some());
         }
     }
 }
@@ -207,9 +217,7 @@ impl NameBook {
             let entry = self.by_identity.entry(identity.to_string()).or_default();
             let was_named = entry.resolved.is_some();
             entry.add(Scheme::Underscore, name, counters);
-            if !was_named && entry.resolved.is_some() {
-                counters.named += 1;
-            }
+            counters.renamed(was_named, entry.resolved.is_some());
         }
     }
 }
@@ -235,9 +243,12 @@ impl Registrations {
     }
 
     /// The most specific name: one with a server beats a bare topic; the
-    /// latest wins among equals.
+    /// latest wins among equals. An address registered under different
+    /// bare topics only (2.7's notification ROUTER: info and error) has no
+    /// one name.
     fn resolve(&self) -> Option<ServiceName> {
         let mut best: Option<ServiceName> = None;
+        let mut bare_topics: Vec<String> = Vec::new();
         for (scheme, name) in &self.keys {
             let candidate = match scheme {
                 Scheme::Slash => match name.split_once('/') {
@@ -268,6 +279,9 @@ impl Registrations {
                     }
                 }
             };
+            if candidate.server.is_none() && !bare_topics.contains(&candidate.topic) {
+                bare_topics.push(candidate.topic.clone());
+            }
             let better = match &best {
                 None => true,
                 Some(b) => candidate.server.is_some() || b.server.is_none(),
@@ -276,7 +290,7 @@ impl Registrations {
                 best = Some(candidate);
             }
         }
-        best
+        best.filter(|b| b.server.is_some() || bare_topics.len() == 1)
     }
 }
 
@@ -439,6 +453,26 @@ mod tests {
             book.lookup(addr("127.0.12.2:58693")),
             Some(&name("notifications.info", None))
         );
+    }
+
+    #[test]
+    fn an_address_registered_for_two_bare_topics_has_no_one_name() {
+        // 2.7 and 4.6.1's notification listener: one ROUTER, both priorities.
+        let mut book = NameBook::default();
+        let mut c = NameCounters::default();
+        book.learn(b"ROUTER_notifications.info", &[b"127.0.15.2:40000"], &mut c);
+        assert_eq!(
+            book.lookup(addr("127.0.15.2:40000")),
+            Some(&name("notifications.info", None))
+        );
+        assert_eq!(c.named, 1);
+        book.learn(
+            b"ROUTER_notifications.error",
+            &[b"127.0.15.2:40000"],
+            &mut c,
+        );
+        assert_eq!(book.lookup(addr("127.0.15.2:40000")), None);
+        assert_eq!(c.named, 0);
     }
 
     #[test]
@@ -635,10 +669,11 @@ mod tests {
         book.learn(b"ROUTER/t", &refs, &mut c);
         assert_eq!(c.dropped, 10);
         assert_eq!(c.named, MAX_NAMED as u64);
-        // Many keys for one address: the oldest go.
+        // Many keys for one address: the oldest go; the latest name with a
+        // server wins.
         for i in 0..20 {
             book.learn(
-                format!("ROUTER/t{i}").as_bytes(),
+                format!("ROUTER/t{i}/s").as_bytes(),
                 &[b"10.0.0.1:1000"],
                 &mut c,
             );
