@@ -545,17 +545,7 @@ mod tests {
                 ts: 1,
             };
             if handshake {
-                let syn = TcpFlags {
-                    syn: true,
-                    ..TcpFlags::default()
-                };
-                let syn_ack = TcpFlags {
-                    syn: true,
-                    ack: true,
-                    ..TcpFlags::default()
-                };
-                wire.segment(true, 999, syn, &[]);
-                wire.segment(false, 4999, syn_ack, &[]);
+                wire.handshake();
             }
             wire
         }
@@ -598,6 +588,10 @@ mod tests {
         fn reconnect(&mut self, port: u16) {
             self.client.set_port(port);
             self.seq = [1000, 5000];
+            self.handshake();
+        }
+
+        fn handshake(&mut self) {
             let syn = TcpFlags {
                 syn: true,
                 ..TcpFlags::default()
