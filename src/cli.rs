@@ -199,8 +199,9 @@ struct OutputArgs {
     output: Option<OutputMode>,
 
     /// Display filter: only messages (and calls, timeouts, hops) whose oslo
-    /// topic matches this glob, e.g. 'compute.*'. What is decoded and
-    /// counted does not change.
+    /// topic matches this glob, e.g. 'compute.*' (`stats`: only their rows,
+    /// talkers and connections). What is decoded, and the summary, do not
+    /// change.
     #[arg(long = "topic", value_name = "GLOB", global = true)]
     topic: Option<String>,
 

@@ -529,7 +529,10 @@ fn overview(facts: &WireFacts, out: &mut Findings) {
                 "listener records"
             ),
         );
-        let dropped = redis.records_dropped + redis.lookups_dropped + redis.errors_dropped;
+        let dropped = redis.records_dropped
+            + redis.lookups_dropped
+            + redis.errors_dropped
+            + redis.servers_dropped;
         if dropped > 0 {
             said.push_str(&format!(" ({dropped} beyond the tables' caps not kept)"));
         }

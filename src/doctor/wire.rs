@@ -165,6 +165,7 @@ pub struct RedisFacts {
     /// The redis servers asked, with the hosts that asked them and the
     /// first exchange.
     pub servers: BTreeMap<SocketAddr, (BTreeSet<IpAddr>, Sighting)>,
+    pub servers_dropped: u64,
 }
 
 /// What one capture showed.
@@ -372,7 +373,9 @@ impl OsloSink for Collector {
         };
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let servers = &mut self.facts.redis.servers;
-        if servers.contains_key(&x.server) || servers.len() < MAX_REDIS_SERVERS {
+        if !servers.contains_key(&x.server) && servers.len() >= MAX_REDIS_SERVERS {
+            self.facts.redis.servers_dropped += 1;
+        } else {
             let (clients, _) = servers
                 .entry(x.server)
                 .or_insert_with(|| (BTreeSet::new(), at.clone()));
